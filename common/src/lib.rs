@@ -1,0 +1,37 @@
+//! What every step needs and none of them teaches.
+//!
+//! Each step's `main.rs` is the lesson: which `CLONE_NEW*` flags it passes and what the child
+//! does with them. Everything here is plumbing that stays the same from step to step, so the
+//! `diff` between two steps shows only the new namespace:
+//!
+//! - [`cli`]: the command line every step shares (`stepNN [OPTIONS] [--] [COMMAND [ARG...]]`);
+//! - [`clone_child`]: `clone(2)` with a 1 MiB stack, made as safe as it can be;
+//! - [`exec`]: `execvp(3)` with the exit codes a shell uses (127 not found, 126 not executable);
+//! - [`wait_for`]: wait for the child, forward signals to it, turn its end into our exit status;
+//! - [`say!`] for narration on stderr, and [`exit_with`] to print an error as one line.
+//!
+//! A learner never needs to open this crate to understand what a step does to the kernel.
+
+pub mod cli;
+mod process;
+mod report;
+
+pub use cli::{Args, Opt, Step};
+pub use process::{clone_child, exec, flag_names, wait_for, STACK_SIZE};
+pub use report::{exit_with, narrate, require_cap, Failure};
+
+/// Exit status when the step itself failed before the command ran (as `docker run` does).
+pub const EXIT_STEP_FAILED: i32 = 125;
+/// Exit status when the command exists but cannot be executed (as a shell does).
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+/// Exit status when the command is not found (as a shell does).
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// Narrate what the step is doing, on stderr, so that stdout belongs to the command.
+///
+/// `say!("child: running as PID {}", pid)` prints `[step02-uts] child: running as PID 1`.
+/// `--quiet` silences it.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::narrate(format_args!($($arg)*)) };
+}

@@ -1,0 +1,93 @@
+//! Narration, errors as one line, exit statuses, and the privilege check.
+
+use crate::cli;
+use anyhow::Result;
+use caps::{CapSet, Capability};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Print one line of narration to stderr (use the [`say!`](crate::say) macro).
+pub fn narrate(line: fmt::Arguments) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("[{}] {line}", cli::program());
+    }
+}
+
+/// An error that carries the exit status the step should end with.
+///
+/// Errors without one end the step with 125 ([`EXIT_STEP_FAILED`](crate::EXIT_STEP_FAILED)).
+#[derive(Debug)]
+pub struct Failure {
+    pub status: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(status: i32, message: impl Into<String>) -> Self {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The exit status an error should end the step with.
+pub(crate) fn status_of(err: &anyhow::Error) -> i32 {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<Failure>())
+        .map_or(crate::EXIT_STEP_FAILED, |f| f.status)
+}
+
+/// Print `err` as one line on stderr, `stepNN-x: error: what failed: why`.
+///
+/// We print it ourselves with `{:#}` rather than returning it from `main`: returning it would
+/// print a debug dump, and a backtrace wherever `RUST_BACKTRACE` is set.
+pub(crate) fn report(err: &anyhow::Error) {
+    eprintln!("{}: error: {err:#}", cli::program());
+}
+
+/// End the process: with the status in `Ok`, or after printing the error as one line.
+pub fn exit_with(result: Result<i32>) -> ! {
+    let status = match result {
+        Ok(status) => status,
+        Err(err) => {
+            report(&err);
+            status_of(&err)
+        }
+    };
+    std::process::exit(status)
+}
+
+/// Fail with one clear line unless this process has `cap` in its effective set.
+///
+/// Creating any namespace other than a user namespace needs `CAP_SYS_ADMIN`; see
+/// [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html). We check before
+/// calling `clone`, so a normal user gets advice instead of a bare `EPERM`.
+pub fn require_cap(cap: Capability) -> Result<()> {
+    let has = caps::has_cap(None, CapSet::Effective, cap)
+        .map_err(|e| anyhow::anyhow!("reading this process's capabilities failed: {e}"))?;
+    if has {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{} needs {cap} to create its namespaces, and this process (uid {}) does not have it: \
+         run it as root (sudo {}), or try step06-user, which needs no root",
+        cli::program(),
+        nix::unistd::geteuid(),
+        cli::invoked_as(),
+    )
+}

@@ -1,0 +1,73 @@
+//! # Step 02: the UTS namespace, a hostname of its own
+//!
+//! `CLONE_NEWUTS` gives the child its own copy of the hostname and NIS domain name (UTS is
+//! "UNIX Time-sharing System", the name of the `struct utsname` that `uname(2)` fills in).
+//! The child sets its hostname to `container`; the host's hostname does not change.
+//!
+//! Try: `sudo target/debug/step02-uts hostname`, then `hostname` on the host.
+
+use anyhow::{Context, Result};
+use caps::Capability;
+use common::{say, Args, Step};
+use nix::sched::CloneFlags;
+use nix::unistd::{getpid, sethostname};
+use std::convert::Infallible;
+
+const STEP: Step = Step {
+    name: "step02-uts",
+    about: "Starts COMMAND in a new UTS namespace (CLONE_NEWUTS), where the hostname is\n\
+            'container'. The host's hostname does not change.",
+    needs: "root (CAP_SYS_ADMIN), to create the namespaces; step06-user needs none",
+    options: &[],
+};
+
+// ANCHOR: flags
+/// The namespaces the child gets, one more each step: clone(2),
+/// <https://man7.org/linux/man-pages/man2/clone.2.html>.
+const FLAGS: CloneFlags = CloneFlags::empty()
+    // hostname and NIS domain name: https://man7.org/linux/man-pages/man7/uts_namespaces.7.html
+    .union(CloneFlags::CLONE_NEWUTS);
+// ANCHOR_END: flags
+
+/// The hostname inside the container.
+const HOSTNAME: &str = "container";
+
+// ANCHOR: child
+/// What the child does: the article's `container_main`. It runs in the new process, so
+/// everything it changes, it changes for itself and the command it execs.
+fn container_main(args: &Args) -> Result<Infallible> {
+    say!("child: running as PID {}", getpid());
+    set_hostname()?;
+    common::exec(&args.command)
+}
+// ANCHOR_END: child
+
+// ANCHOR: hostname
+/// Set the hostname of the child's own UTS namespace: sethostname(2),
+/// <https://man7.org/linux/man-pages/man2/sethostname.2.html>. Without CLONE_NEWUTS this
+/// would rename the host itself.
+fn set_hostname() -> Result<()> {
+    sethostname(HOSTNAME).with_context(|| format!("sethostname(\"{HOSTNAME}\") failed"))?;
+    say!("child: hostname is now '{HOSTNAME}'");
+    Ok(())
+}
+// ANCHOR_END: hostname
+
+// ANCHOR: parent
+/// What the parent does: start the child with `clone`, then wait for it to end.
+fn main() {
+    let args = common::cli::parse(&STEP);
+    common::exit_with(start_container(&args));
+}
+
+fn start_container(args: &Args) -> Result<i32> {
+    // Every CLONE_NEW* flag but CLONE_NEWUSER needs CAP_SYS_ADMIN: check first, and explain.
+    common::require_cap(Capability::CAP_SYS_ADMIN)?;
+    let child = common::clone_child(FLAGS, || container_main(args))?;
+    say!(
+        "parent: started container PID {child} with {}",
+        common::flag_names(FLAGS)
+    );
+    common::wait_for(child, args)
+}
+// ANCHOR_END: parent

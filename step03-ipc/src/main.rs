@@ -1,0 +1,77 @@
+//! # Step 03: the IPC namespace, System V IPC objects of its own
+//!
+//! `CLONE_NEWIPC` gives the child its own set of System V IPC objects (message queues,
+//! semaphore sets, shared memory segments) and its own POSIX message queues. Processes talk
+//! through these by a numeric key, so without this flag a container could read the host's
+//! queues. A queue made on the host with `ipcmk -Q` does not show inside: `ipcs -q` is empty.
+//!
+//! Try: `sudo ipcmk -Q; sudo target/debug/step03-ipc ipcs -q`, then `ipcs -q` on the host
+//! (and `ipcrm -a` to remove the queue again).
+
+use anyhow::{Context, Result};
+use caps::Capability;
+use common::{say, Args, Step};
+use nix::sched::CloneFlags;
+use nix::unistd::{getpid, sethostname};
+use std::convert::Infallible;
+
+const STEP: Step = Step {
+    name: "step03-ipc",
+    about: "Starts COMMAND in new UTS and IPC namespaces (CLONE_NEWUTS | CLONE_NEWIPC):\n\
+            the hostname is 'container', and the host's System V IPC objects are out of sight.",
+    needs: "root (CAP_SYS_ADMIN), to create the namespaces; step06-user needs none",
+    options: &[],
+};
+
+// ANCHOR: flags
+/// The namespaces the child gets, one more each step: clone(2),
+/// <https://man7.org/linux/man-pages/man2/clone.2.html>.
+const FLAGS: CloneFlags = CloneFlags::empty()
+    // hostname and NIS domain name: https://man7.org/linux/man-pages/man7/uts_namespaces.7.html
+    .union(CloneFlags::CLONE_NEWUTS)
+    // System V IPC and POSIX message queues: https://man7.org/linux/man-pages/man7/ipc_namespaces.7.html
+    .union(CloneFlags::CLONE_NEWIPC);
+// ANCHOR_END: flags
+
+/// The hostname inside the container.
+const HOSTNAME: &str = "container";
+
+// ANCHOR: child
+/// What the child does: the article's `container_main`. It runs in the new process, so
+/// everything it changes, it changes for itself and the command it execs.
+fn container_main(args: &Args) -> Result<Infallible> {
+    say!("child: running as PID {}", getpid());
+    set_hostname()?;
+    common::exec(&args.command)
+}
+// ANCHOR_END: child
+
+// ANCHOR: hostname
+/// Set the hostname of the child's own UTS namespace: sethostname(2),
+/// <https://man7.org/linux/man-pages/man2/sethostname.2.html>. Without CLONE_NEWUTS this
+/// would rename the host itself.
+fn set_hostname() -> Result<()> {
+    sethostname(HOSTNAME).with_context(|| format!("sethostname(\"{HOSTNAME}\") failed"))?;
+    say!("child: hostname is now '{HOSTNAME}'");
+    Ok(())
+}
+// ANCHOR_END: hostname
+
+// ANCHOR: parent
+/// What the parent does: start the child with `clone`, then wait for it to end.
+fn main() {
+    let args = common::cli::parse(&STEP);
+    common::exit_with(start_container(&args));
+}
+
+fn start_container(args: &Args) -> Result<i32> {
+    // Every CLONE_NEW* flag but CLONE_NEWUSER needs CAP_SYS_ADMIN: check first, and explain.
+    common::require_cap(Capability::CAP_SYS_ADMIN)?;
+    let child = common::clone_child(FLAGS, || container_main(args))?;
+    say!(
+        "parent: started container PID {child} with {}",
+        common::flag_names(FLAGS)
+    );
+    common::wait_for(child, args)
+}
+// ANCHOR_END: parent
