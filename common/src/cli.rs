@@ -104,7 +104,10 @@ pub fn parse(step: &'static Step) -> Args {
             std::process::exit(0)
         }
         Err(err) => {
-            eprintln!("{}: error: {err:#} (see {} --help)", step.name, step.name);
+            crate::report::line_to_stderr(&format!(
+                "{}: error: {err:#} (see {} --help)\n",
+                step.name, step.name
+            ));
             std::process::exit(crate::EXIT_STEP_FAILED)
         }
     }

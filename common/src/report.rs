@@ -15,7 +15,7 @@ pub(crate) fn set_quiet(quiet: bool) {
 /// Print one line of narration to stderr (use the [`say!`](crate::say) macro).
 pub fn narrate(line: fmt::Arguments) {
     if !QUIET.load(Ordering::Relaxed) {
-        eprintln!("[{}] {line}", cli::program());
+        line_to_stderr(&format!("[{}] {line}\n", cli::program()));
     }
 }
 
@@ -57,7 +57,14 @@ pub(crate) fn status_of(err: &anyhow::Error) -> i32 {
 /// We print it ourselves with `{:#}` rather than returning it from `main`: returning it would
 /// print a debug dump, and a backtrace wherever `RUST_BACKTRACE` is set.
 pub(crate) fn report(err: &anyhow::Error) {
-    eprintln!("{}: error: {err:#}", cli::program());
+    line_to_stderr(&format!("{}: error: {err:#}\n", cli::program()));
+}
+
+/// Write a whole line with one write(2), so that lines from the parent and the child, which
+/// share stderr, never interleave mid-line (`eprintln!` may write a line in pieces).
+pub(crate) fn line_to_stderr(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// End the process: with the status in `Ok`, or after printing the error as one line.

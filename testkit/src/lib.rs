@@ -1,1 +1,331 @@
-//! placeholder
+//! Helpers for the steps' integration tests.
+//!
+//! Every test runs a step's real binary as a subprocess (never `clone` in the test process,
+//! which is multi-threaded) and checks what a learner would observe: the command's output
+//! from inside, and `/proc/PID/ns/*`, `nsenter` and the host's state from outside.
+//!
+//! [`checks`] holds the checks themselves, so that a later step's tests can run every check
+//! an earlier step established with one line each.
+
+pub mod checks;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+
+/// How to run one step's binary in a test.
+#[derive(Clone, Copy)]
+pub struct Step {
+    /// `env!("CARGO_BIN_EXE_stepNN-x")`.
+    pub bin: &'static str,
+    /// Commands to run the step under, e.g. `&["unshare", "--net"]` for step07.
+    pub wrap: &'static [&'static str],
+    /// Run the step as `nobody` (when the test runs as root): step06 onwards needs no root.
+    pub as_nobody: bool,
+    /// The step needs root (steps 02-05): without it, its tests are skipped, or fail under CI.
+    pub needs_root: bool,
+}
+
+impl Step {
+    /// A step any user can run.
+    pub const fn new(bin: &'static str) -> Step {
+        Step {
+            bin,
+            wrap: &[],
+            as_nobody: false,
+            needs_root: false,
+        }
+    }
+
+    /// A step that needs root (CAP_SYS_ADMIN).
+    pub const fn root(bin: &'static str) -> Step {
+        Step {
+            bin,
+            wrap: &[],
+            as_nobody: false,
+            needs_root: true,
+        }
+    }
+
+    /// Whether a test of this step may run here; see [`root_or_skip`].
+    pub fn may_run(&self) -> bool {
+        !self.needs_root || root_or_skip("this step creates namespaces, which needs CAP_SYS_ADMIN")
+    }
+
+    /// The full argv that runs the step with `args`.
+    pub fn argv(&self, args: &[&str]) -> Vec<String> {
+        let mut argv: Vec<String> = self.wrap.iter().map(|s| s.to_string()).collect();
+        let mut bin = self.bin.to_string();
+        if self.as_nobody && is_root() {
+            argv.extend(NOBODY.iter().map(|s| s.to_string()));
+            bin = reachable_by_nobody(self.bin).display().to_string();
+        }
+        argv.push(bin);
+        argv.extend(args.iter().map(|s| s.to_string()));
+        argv
+    }
+
+    /// Run the step with `args` (stdin empty) and collect what it printed.
+    pub fn run(&self, args: &[&str]) -> Out {
+        run(&self.argv(args))
+    }
+
+    /// Start the step with a command that prints `ready` and then waits for stdin to close.
+    pub fn start(&self, args: &[&str]) -> Running {
+        let mut argv = self.argv(args);
+        argv.extend(["sh", "-c", "echo ready; read _; exit 0"].map(String::from));
+        Running::start(&argv)
+    }
+}
+
+/// `setpriv` arguments that drop to nobody, with no supplementary groups.
+pub const NOBODY: [&str; 4] = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+
+/// What a finished process printed, and how it ended.
+#[derive(Debug)]
+pub struct Out {
+    /// The exit status, or 128+N if it was killed by signal N.
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Assert the exit status, showing everything the process printed if it is wrong.
+    #[track_caller]
+    pub fn assert_status(&self, status: i32) -> &Self {
+        assert_eq!(self.status, status, "wrong exit status\n{self:#?}");
+        self
+    }
+
+    /// The lines of stderr that are not narration (`[stepNN-x] ...`).
+    pub fn errors(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|l| !l.starts_with('[')).collect()
+    }
+}
+
+fn status_of(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Run `argv` with empty stdin and collect what it printed.
+pub fn run(argv: &[impl AsRef<str>]) -> Out {
+    let argv: Vec<&str> = argv.iter().map(AsRef::as_ref).collect();
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("could not start {argv:?}: {e}"));
+    Out {
+        status: status_of(out.status),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Run a shell script; for looking at the host's state.
+pub fn sh(script: &str) -> Out {
+    run(&["sh", "-c", script])
+}
+
+/// A step that is running a command which waits for its stdin to close.
+pub struct Running {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    /// The PID of the process the step runs the command in, as the host sees it.
+    pub container: u32,
+}
+
+impl Running {
+    /// Start `argv`, whose command prints `ready` and then reads stdin.
+    pub fn start(argv: &[String]) -> Running {
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {argv:?}: {e}"));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{argv:?} did not get ready: {line:?}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let stdin = child.stdin.take();
+        // The step is the process we started, or the last process that a wrapper (unshare,
+        // setpriv) exec'd into, so the container is the step's one child.
+        let container = children(child.id())
+            .first()
+            .copied()
+            .unwrap_or_else(|| panic!("{argv:?}: the step has no child process"));
+        Running {
+            child,
+            stdin,
+            stdout,
+            container,
+        }
+    }
+
+    /// The step's own PID (the parent of the container).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Close the command's stdin, so it ends, and collect what the step printed.
+    pub fn finish(mut self) -> Out {
+        drop(self.stdin.take());
+        self.wait()
+    }
+
+    /// Wait for the step to end without closing stdin.
+    pub fn wait(mut self) -> Out {
+        let status = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut stdout).unwrap();
+        Out {
+            status: status_of(status),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Write a line to the command's stdin.
+    pub fn send(&mut self, line: &str) {
+        writeln!(self.stdin.as_mut().unwrap(), "{line}").unwrap();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A failed assertion must not leave the step behind: end it, by its PID.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The PIDs of `pid`'s children, as the host sees them.
+pub fn children(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The namespaces a process is in: `{"uts": "uts:[4026531838]", ...}`, from `/proc/PID/ns`.
+pub fn namespaces(pid: &str) -> BTreeMap<String, String> {
+    let dir = format!("/proc/{pid}/ns");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {dir}: {e}"))
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let link = std::fs::read_link(entry.path()).unwrap();
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                link.display().to_string(),
+            )
+        })
+        .filter(|(name, _)| !name.ends_with("_for_children"))
+        .collect()
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// For a test that needs root: true if it may go on. Otherwise it prints why it is skipped
+/// and returns false, except under CI (`CI` set), where a skip would hide a gap: it fails.
+pub fn root_or_skip(why: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("this test needs root ({why}), and CI must run every test: run the tests as root");
+    }
+    eprintln!("skipped: this test needs root ({why}); run the tests as root to include it");
+    false
+}
+
+/// A path to `bin` that nobody (uid 65534) can execute: the binary itself if every directory
+/// above it is searchable by others, or else a copy under /tmp.
+pub fn reachable_by_nobody(bin: &str) -> PathBuf {
+    let path = Path::new(bin);
+    let open = path.ancestors().skip(1).all(|dir| {
+        std::fs::metadata(dir)
+            .map(|m| m.permissions().mode() & 0o001 != 0)
+            .unwrap_or(false)
+    });
+    if open {
+        return path.to_path_buf();
+    }
+    let dir = shared_tmp();
+    let copy = dir.join(path.file_name().unwrap());
+    if !copy.exists() {
+        let tmp = dir.join(format!(
+            ".{}.{}",
+            path.file_name().unwrap().to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::copy(path, &tmp).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &copy).unwrap();
+    }
+    copy
+}
+
+/// A directory under /tmp for this test process, readable by everyone. Directories that
+/// earlier test processes left there are removed once those processes are gone.
+pub fn shared_tmp() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let top = Path::new("/tmp/namespaces-tests");
+        std::fs::create_dir_all(top).unwrap();
+        let _ = std::fs::set_permissions(top, std::fs::Permissions::from_mode(0o755));
+        for entry in std::fs::read_dir(top).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let alive = name
+                .parse::<u32>()
+                .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
+            if !alive {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = top.join(std::process::id().to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    })
+    .clone()
+}
+
+/// A root filesystem built by `tools/mkrootfs`, once per test process, readable by everyone.
+pub fn rootfs() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = shared_tmp().join("rootfs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/mkrootfs");
+        let out = run(&[script.to_str().unwrap(), dir.to_str().unwrap()]);
+        assert_eq!(out.status, 0, "tools/mkrootfs failed: {out:#?}");
+        dir
+    })
+    .clone()
+}

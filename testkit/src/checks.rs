@@ -1,0 +1,498 @@
+//! The checks the steps' tests run. Each step's `tests/` calls the ones its lesson has reached,
+//! so a later step still proves what every earlier step established.
+
+use crate::{namespaces, root_or_skip, run, sh, Out, Step, NOBODY};
+use std::path::Path;
+
+/// The one line of stderr that is not narration; fails unless there is exactly one.
+#[track_caller]
+pub fn one_error_line(out: &Out) -> &str {
+    let errors = out.errors();
+    assert_eq!(errors.len(), 1, "expected exactly one error line\n{out:#?}");
+    errors[0]
+}
+
+// --- Every step: the command line, exit statuses, narration --------------------------------
+
+/// The command runs, stdout is the command's alone, and its exit status is ours.
+pub fn runs_command(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["sh", "-c", "echo out; echo err >&2; exit 7"]);
+    out.assert_status(7);
+    assert_eq!(out.stdout, "out\n", "stdout must hold only the command's output");
+    assert_eq!(out.errors(), ["err"], "{out:#?}");
+}
+
+/// Arguments after the command go to the command, even ones that look like our options.
+pub fn passes_arguments(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["printf", "%s|", "--quiet", "-x", "--rootfs"]);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "--quiet|-x|--rootfs|");
+}
+
+/// With no command, the step runs /bin/bash, as the article does.
+pub fn default_is_bash(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let mut argv = step.argv(&["-q"]);
+    let script = "echo $0 $BASH_VERSION";
+    let shell = format!("echo '{script}' | \"$@\"");
+    argv.splice(0..0, ["sh", "-c", shell.as_str(), "sh"].map(String::from));
+    let out = run(&argv);
+    out.assert_status(0);
+    assert!(out.stdout.starts_with("/bin/bash "), "{out:#?}");
+}
+
+/// The narration goes to stderr: the parent's PID and flags, the child, and how it ended.
+pub fn narrates_on_stderr(step: Step, flags: &str) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["true"]);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "");
+    let expected = format!("parent: started container PID ");
+    assert!(out.stderr.contains(&expected), "{out:#?}");
+    assert!(
+        out.stderr.contains(&format!(" with {flags}\n")),
+        "flags should be spelled {flags}\n{out:#?}"
+    );
+    assert!(out.stderr.contains("child: running as PID "), "{out:#?}");
+    assert!(
+        out.stderr.contains("parent: container exited with status 0"),
+        "{out:#?}"
+    );
+    let quiet = step.run(&["--quiet", "true"]);
+    assert_eq!(quiet.stderr, "", "--quiet should silence the narration");
+}
+
+/// `--help` prints the usage line, what the step shows, and whether it needs root.
+pub fn help(step: Step, name: &str) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["--help"]);
+    out.assert_status(0);
+    let usage = format!("Usage: {name} [OPTIONS] [--] [COMMAND [ARG...]]\n");
+    assert!(out.stdout.starts_with(&usage), "{out:#?}");
+    assert!(out.stdout.contains("\nNeeds: "), "{out:#?}");
+}
+
+/// An unknown option: one line, status 125, and no container.
+pub fn unknown_option(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["--no-such-option", "true"]);
+    out.assert_status(125);
+    let line = one_error_line(&out);
+    assert!(line.contains("unknown option '--no-such-option'"), "{line}");
+    assert!(!out.stderr.contains("started container"), "{out:#?}");
+}
+
+/// 127 for a command that is not found (and for an empty one), 126 for one that cannot run.
+pub fn exit_statuses(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["no-such-command-anywhere"]);
+    out.assert_status(127);
+    let line = one_error_line(&out);
+    assert!(
+        line.contains("no-such-command-anywhere: command not found"),
+        "{line}"
+    );
+
+    let out = step.run(&[""]);
+    out.assert_status(127);
+    assert!(one_error_line(&out).contains("the command is empty"), "{out:#?}");
+
+    let out = step.run(&["/"]);
+    out.assert_status(126);
+    assert!(one_error_line(&out).contains("/: cannot execute"), "{out:#?}");
+
+    let plain = crate::shared_tmp().join("not-executable");
+    std::fs::write(
+        &plain,
+        "echo should not run
+",
+    )
+    .unwrap();
+    let out = step.run(&[plain.to_str().unwrap()]);
+    out.assert_status(126);
+    assert!(
+        one_error_line(&out).contains("/not-executable: cannot execute"),
+        "{out:#?}"
+    );
+}
+
+/// A command killed by signal N makes the step exit 128+N.
+pub fn signal_status(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let running = step.start(&[]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(running.container as i32),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+    let out = running.wait();
+    out.assert_status(128 + 9);
+    assert!(out.stderr.contains("container was killed by SIGKILL"), "{out:#?}");
+}
+
+/// From outside: the container's `/proc/PID/ns/*` differ from ours for exactly `isolated`.
+pub fn namespaces_differ(step: Step, isolated: &[&str]) {
+    if !step.may_run() {
+        return;
+    }
+    let running = step.start(&["-q"]);
+    let ours = namespaces("self");
+    let theirs = namespaces(&running.container.to_string());
+    for (name, link) in &ours {
+        if isolated.contains(&name.as_str()) {
+            assert_ne!(
+                link, &theirs[name],
+                "the container should have its own {name} namespace"
+            );
+        } else {
+            assert_eq!(
+                link, &theirs[name],
+                "the container should share our {name} namespace"
+            );
+        }
+    }
+    for name in isolated {
+        assert!(ours.contains_key(*name), "no namespace called {name}");
+    }
+    running.finish().assert_status(0);
+}
+
+// --- Privileges -------------------------------------------------------------------------------
+
+/// Run as nobody (or as ourselves, if we are not root).
+fn run_as_nobody(step: Step, args: &[&str]) -> Out {
+    let mut argv: Vec<String> = Vec::new();
+    let mut bin = step.bin.to_string();
+    if crate::is_root() {
+        argv.extend(NOBODY.map(String::from));
+        bin = crate::reachable_by_nobody(step.bin).display().to_string();
+    }
+    argv.push(bin);
+    argv.extend(args.iter().map(|a| a.to_string()));
+    run(&argv)
+}
+
+/// Run by an ordinary user, the step refuses before clone, naming CAP_SYS_ADMIN and the way out.
+pub fn refuses_without_root(step: Step, name: &str) {
+    let out = run_as_nobody(step, &["true"]);
+    out.assert_status(125);
+    let line = one_error_line(&out);
+    assert!(line.starts_with(&format!("{name}: error: ")), "{line}");
+    assert!(
+        line.contains("CAP_SYS_ADMIN"),
+        "should name the capability: {line}"
+    );
+    assert!(line.contains("sudo "), "should say how to run it: {line}");
+    assert!(line.contains("step06-user"), "should point to step06: {line}");
+    assert!(
+        !out.stderr.contains("started container"),
+        "must fail before clone\n{out:#?}"
+    );
+}
+
+/// Step 01 needs no privilege at all.
+pub fn runs_as_nobody(step: Step) {
+    let out = run_as_nobody(step, &["-q", "id", "-u"]);
+    out.assert_status(0);
+    let expected = if crate::is_root() {
+        "65534\n".to_string()
+    } else {
+        format!("{}\n", nix::unistd::geteuid())
+    };
+    assert_eq!(out.stdout, expected);
+}
+
+// --- UTS ------------------------------------------------------------------------------------
+
+fn host_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap()
+}
+
+/// Inside, the hostname is `container`; outside, it has not changed.
+pub fn hostname_is_container(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let before = host_hostname();
+    let out = step.run(&["hostname"]);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "container\n");
+    assert_eq!(host_hostname(), before, "the host's hostname must not change");
+}
+
+/// Without a UTS namespace the child sees the host's hostname.
+pub fn hostname_is_hosts(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["hostname"]);
+    out.assert_status(0);
+    assert_eq!(out.stdout, host_hostname());
+}
+
+/// From outside: `nsenter -t PID -u hostname` prints `container` while the host keeps its name.
+pub fn nsenter_sees_hostname(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    if !root_or_skip("nsenter into another process's namespace needs root") {
+        return;
+    }
+    let before = host_hostname();
+    let running = step.start(&["-q"]);
+    let pid = running.container.to_string();
+    let out = run(&["nsenter", "-t", &pid, "-u", "hostname"]);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "container\n");
+    assert_eq!(host_hostname(), before);
+    running.finish().assert_status(0);
+}
+
+// --- IPC ------------------------------------------------------------------------------------
+
+/// Make a message queue with `ipcmk -Q` in a throwaway IPC namespace, then run the step there
+/// with `ipcs -q`. Returns how many queues the outside saw, and the step's output.
+fn ipc_queue_then(step: Step) -> (usize, Out) {
+    let mut argv: Vec<String> = ["unshare", "--ipc", "sh", "-c"].map(String::from).to_vec();
+    argv.push("ipcmk -Q >/dev/null && ipcs -q | grep -c '^0x' >&2 && exec \"$@\"".into());
+    argv.push("sh".into());
+    argv.extend(step.argv(&["-q", "ipcs", "-q"]));
+    let out = run(&argv);
+    out.assert_status(0);
+    let outside = out
+        .stderr
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    (outside, out)
+}
+
+fn queue_rows(ipcs: &str) -> usize {
+    ipcs.lines().filter(|l| l.starts_with("0x")).count()
+}
+
+/// A queue made outside does not show inside: `ipcs -q` lists no rows.
+pub fn ipc_queue_hidden(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    if !root_or_skip("unshare --ipc needs root") {
+        return;
+    }
+    let (outside, out) = ipc_queue_then(step);
+    assert_eq!(outside, 1, "the queue should exist outside\n{out:#?}");
+    assert!(out.stdout.contains("Message Queues"), "{out:#?}");
+    assert_eq!(
+        queue_rows(&out.stdout),
+        0,
+        "the host's queue must not show inside\n{out:#?}"
+    );
+}
+
+/// Without an IPC namespace, the queue made outside shows inside too.
+pub fn ipc_queue_shared(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    if !root_or_skip("unshare --ipc needs root") {
+        return;
+    }
+    let (outside, out) = ipc_queue_then(step);
+    assert_eq!(outside, 1, "{out:#?}");
+    assert_eq!(
+        queue_rows(&out.stdout),
+        1,
+        "the queue should be visible\n{out:#?}"
+    );
+}
+
+// --- PID ------------------------------------------------------------------------------------
+
+/// The command is PID 1.
+pub fn command_is_pid1(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["sh", "-c", "echo $$"]);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "1\n");
+}
+
+/// The command has an ordinary PID: no PID namespace.
+pub fn command_is_not_pid1(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["sh", "-c", "echo $$"]);
+    out.assert_status(0);
+    let pid: u32 = out.stdout.trim().parse().unwrap();
+    assert!(pid > 1, "{out:#?}");
+}
+
+/// `ps` still lists the host's processes (this test's own among them): /proc is the host's.
+pub fn ps_sees_host_processes(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["ps", "-e", "-o", "pid="]);
+    out.assert_status(0);
+    let me = std::process::id().to_string();
+    assert!(
+        out.stdout.lines().any(|l| l.trim() == me),
+        "ps inside should still list PID {me}\n{out:#?}"
+    );
+}
+
+/// `ps` lists only the container's processes: a fresh /proc for the new PID namespace.
+pub fn ps_sees_only_container(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["ps", "-e", "-o", "pid=,comm="]);
+    out.assert_status(0);
+    let rows: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    assert_eq!(rows, ["1 ps"], "ps should be PID 1 and alone\n{out:#?}");
+}
+
+// --- Mount ----------------------------------------------------------------------------------
+
+/// Run the step inside an outer `unshare --mount` whose `/` is made shared, as on systemd
+/// machines, and check that the outer /proc and mount table are as they were afterwards.
+pub fn mounts_do_not_leak(step: Step, args: &[&str]) {
+    if !step.may_run() {
+        return;
+    }
+    if !root_or_skip("unshare --mount needs root") {
+        return;
+    }
+    let script = "before=$(wc -l < /proc/self/mountinfo)
+                  \"$@\" >/dev/null || exit 99
+                  after=$(wc -l < /proc/self/mountinfo)
+                  echo \"mounts $before $after\"
+                  test -d /proc/$$ && echo proc-is-ours";
+    let mut argv: Vec<String> = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "shared",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]
+    .map(String::from)
+    .to_vec();
+    argv.extend(step.argv(args));
+    let out = run(&argv);
+    out.assert_status(0);
+    let mut lines = out.stdout.lines();
+    let counts: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(counts.len(), 3, "{out:#?}");
+    assert_eq!(counts[1], counts[2], "the outer mount table changed\n{out:#?}");
+    assert_eq!(
+        lines.next(),
+        Some("proc-is-ours"),
+        "the outer /proc was replaced\n{out:#?}"
+    );
+}
+
+/// `--rootfs DIR`: DIR is `/`, with its own /proc, /dev and /tmp, and the host's files are gone.
+pub fn rootfs_becomes_root(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let rootfs = crate::rootfs();
+    let marker = rootfs.join("etc/rootfs-marker");
+    std::fs::write(&marker, "inside the rootfs\n").unwrap();
+    let script = "cat /etc/rootfs-marker
+                  test -e /etc/os-release && echo host-files-visible
+                  hostname
+                  ls /dev | tr '\\n' ' '; echo
+                  test -c /dev/null && echo dev-null-is-a-device
+                  touch /tmp/x && echo tmp-writable
+                  cut -d' ' -f5 /proc/self/mountinfo | sort | tr '\\n' ' '; echo
+                  exec ps -e -o pid=,comm=";
+    let out = step.run(&["-q", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]);
+    out.assert_status(0);
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    assert_eq!(
+        lines,
+        [
+            "inside the rootfs",
+            "container",
+            "full null ptmx pts random shm tty urandom zero",
+            "dev-null-is-a-device",
+            "tmp-writable",
+            "/ /dev /dev/full /dev/null /dev/pts /dev/random /dev/shm /dev/tty /dev/urandom /dev/zero \
+             /etc/hostname /etc/hosts /etc/resolv.conf /proc /sys /tmp",
+            "1 ps"
+        ],
+        "{out:#?}"
+    );
+    assert!(
+        !rootfs.join("tmp/x").exists(),
+        "/tmp inside should be a tmpfs of its own"
+    );
+}
+
+/// `--rootfs` pointing at nothing, at a file, or at a directory without bin/sh: one line, 125.
+pub fn rootfs_errors(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let dir = crate::shared_tmp();
+    let file = dir.join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let empty = dir.join("empty-rootfs");
+    std::fs::create_dir_all(&empty).unwrap();
+    let missing = dir.join("missing");
+    for (path, says) in [
+        (&missing, "not a directory"),
+        (&file, "not a directory"),
+        (&empty, "no bin/sh"),
+    ] {
+        let out = step.run(&["--rootfs", path.to_str().unwrap(), "true"]);
+        out.assert_status(125);
+        let line = one_error_line(&out);
+        assert!(
+            line.contains(says) && line.contains(&path.display().to_string()),
+            "{line}"
+        );
+        assert!(
+            !out.stderr.contains("started container"),
+            "must fail before clone\n{out:#?}"
+        );
+    }
+    assert!(!Path::new(&missing).exists());
+}
+
+/// Without --rootfs the container still sees the host's files, under its own /proc.
+pub fn host_files_without_rootfs(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = sh("test -e /etc/os-release && echo yes");
+    let inside = step.run(&["sh", "-c", "test -e /etc/os-release && echo yes"]);
+    assert_eq!(inside.stdout, out.stdout);
+}
