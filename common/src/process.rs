@@ -127,8 +127,12 @@ pub fn exec(command: &[CString]) -> Result<Infallible> {
         Ok(never) => match never {},
         Err(errno) => errno,
     };
+    // execvp reports EACCES when some directory in PATH is closed to us, even if the command
+    // is in none of them; a shell calls that "not found", and so do we.
+    let not_found = matches!(errno, Errno::ENOENT | Errno::ENOTDIR)
+        || (errno == Errno::EACCES && !name.contains('/') && !in_path(&name));
     let failure = match errno {
-        Errno::ENOENT | Errno::ENOTDIR => Failure::new(
+        _ if not_found => Failure::new(
             EXIT_NOT_FOUND,
             format!("{name}: command not found: check the name, and that it exists inside the container"),
         ),
@@ -139,6 +143,12 @@ pub fn exec(command: &[CString]) -> Result<Infallible> {
         _ => Failure::new(EXIT_NOT_EXECUTABLE, format!("{name}: cannot execute: {errno}")),
     };
     Err(failure.into())
+}
+
+/// Whether a file called `name` exists in some directory of `PATH`.
+fn in_path(name: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path).any(|dir| dir.join(name).exists())
 }
 
 /// Wait for the container to end, and return the exit status the step should end with:

@@ -59,11 +59,11 @@ fn ps_sees_only_container() {
 }
 #[test]
 fn mounts_do_not_leak() {
-    checks::mounts_do_not_leak(STEP, &["true"])
+    checks::mounts_do_not_leak(STEP, false)
 }
 #[test]
 fn rootfs_mounts_do_not_leak() {
-    checks::mounts_do_not_leak(STEP, &["--rootfs", testkit::rootfs().to_str().unwrap(), "true"])
+    checks::mounts_do_not_leak(STEP, true)
 }
 #[test]
 fn rootfs_becomes_root() {
