@@ -17,7 +17,7 @@ mod process;
 mod report;
 
 pub use cli::{Args, Opt, Step};
-pub use process::{clone_child, exec, flag_names, wait_for, STACK_SIZE};
+pub use process::{clone_child, exec, flag_names, wait_for, CloneFailed, STACK_SIZE};
 pub use report::{exit_with, narrate, require_cap, Failure};
 
 /// Exit status when the step itself failed before the command ran (as `docker run` does).

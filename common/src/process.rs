@@ -97,17 +97,30 @@ pub fn clone_child(flags: CloneFlags, mut child: impl FnMut() -> Result<Infallib
     }
 }
 
+/// The error [`clone_child`] returns when `clone(2)` fails, so that a step can explain it further.
+#[derive(Debug)]
+pub struct CloneFailed {
+    pub errno: Errno,
+    pub flags: CloneFlags,
+}
+
+impl std::fmt::Display for CloneFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let hint = match self.errno {
+            Errno::EPERM => "creating these namespaces needs more privilege than this process has",
+            Errno::ENOSPC | Errno::EUSERS => "a limit on the number of namespaces was reached (see /proc/sys/user/)",
+            Errno::EINVAL => "this kernel does not support one of these namespaces",
+            Errno::ENOMEM | Errno::EAGAIN => "the system is out of memory or processes; try again",
+            _ => "see clone(2)",
+        };
+        write!(f, "clone({}) failed: {}: {hint}", flag_names(self.flags), self.errno)
+    }
+}
+
+impl std::error::Error for CloneFailed {}
+
 fn clone_error(errno: Errno, flags: CloneFlags) -> anyhow::Error {
-    let hint = match errno {
-        Errno::EPERM => "creating these namespaces needs more privilege than this process has",
-        Errno::ENOSPC | Errno::EUSERS => {
-            "a limit on the number of namespaces was reached (see /proc/sys/user/)"
-        }
-        Errno::EINVAL => "this kernel does not support one of these namespaces",
-        Errno::ENOMEM | Errno::EAGAIN => "the system is out of memory or processes; try again",
-        _ => "see clone(2)",
-    };
-    anyhow::anyhow!("clone({}) failed: {errno}: {hint}", flag_names(flags))
+    CloneFailed { errno, flags }.into()
 }
 
 /// Replace this process with `command`, looked up in `PATH` like a shell does: `execvp(3)`.
