@@ -8,13 +8,15 @@
 //! - [`clone_child`]: `clone(2)` with a 1 MiB stack, made as safe as it can be;
 //! - [`exec`]: `execvp(3)` with the exit codes a shell uses (127 not found, 126 not executable);
 //! - [`wait_for`]: wait for the child, forward signals to it, turn its end into our exit status;
-//! - [`say!`] for narration on stderr, and [`exit_with`] to print an error as one line.
+//! - [`say!`] for narration on stderr, and [`exit_with`] to print an error as one line;
+//! - [`userns::explain`]: why a user namespace could not be made here, from the sysctls.
 //!
 //! A learner never needs to open this crate to understand what a step does to the kernel.
 
 pub mod cli;
 mod process;
 mod report;
+pub mod userns;
 
 pub use cli::{Args, Opt, Step};
 pub use process::{clone_child, exec, flag_names, wait_for, CloneFailed, STACK_SIZE};

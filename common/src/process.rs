@@ -108,12 +108,19 @@ impl std::fmt::Display for CloneFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         let hint = match self.errno {
             Errno::EPERM => "creating these namespaces needs more privilege than this process has",
-            Errno::ENOSPC | Errno::EUSERS => "a limit on the number of namespaces was reached (see /proc/sys/user/)",
+            Errno::ENOSPC | Errno::EUSERS => {
+                "a limit on the number of namespaces was reached (see /proc/sys/user/)"
+            }
             Errno::EINVAL => "this kernel does not support one of these namespaces",
             Errno::ENOMEM | Errno::EAGAIN => "the system is out of memory or processes; try again",
             _ => "see clone(2)",
         };
-        write!(f, "clone({}) failed: {}: {hint}", flag_names(self.flags), self.errno)
+        write!(
+            f,
+            "clone({}) failed: {}: {hint}",
+            flag_names(self.flags),
+            self.errno
+        )
     }
 }
 

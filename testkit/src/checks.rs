@@ -443,7 +443,7 @@ pub fn rootfs_becomes_root(step: Step) {
                   ls /dev | tr '\\n' ' '; echo
                   test -c /dev/null && echo dev-null-is-a-device
                   touch /tmp/x && echo tmp-writable
-                  cut -d' ' -f5 /proc/self/mountinfo | sort | tr '\\n' ' '; echo
+                  cut -d' ' -f5 /proc/self/mountinfo | grep -v '^/sys/' | sort | tr '\\n' ' '; echo
                   exec ps -e -o pid=,comm=";
     let out = step.run(&["-q", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]);
     out.assert_status(0);
@@ -507,4 +507,143 @@ pub fn host_files_without_rootfs(step: Step) {
     let out = sh("test -e /etc/os-release && echo yes");
     let inside = step.run(&["sh", "-c", "test -e /etc/os-release && echo yes"]);
     assert_eq!(inside.stdout, out.stdout);
+}
+
+// --- User -----------------------------------------------------------------------------------
+
+/// Inside, the command is root: uid and gid 0, mapped to the user who ran the step, with
+/// setgroups denied.
+pub fn root_inside(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let script = "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups";
+    let out = step.run(&["-q", "sh", "-c", script]);
+    out.assert_status(0);
+    let outside = if step.as_nobody && crate::is_root() {
+        65534
+    } else {
+        nix::unistd::geteuid().as_raw()
+    };
+    let lines: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let map = format!("0 {outside} 1");
+    assert_eq!(lines, ["0", "0", map.as_str(), map.as_str(), "deny"], "{out:#?}");
+}
+
+/// The child says it has every capability inside.
+pub fn all_capabilities_inside(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["true"]);
+    out.assert_status(0);
+    assert!(out.stderr.contains("child: uid 0, gid 0, all "), "{out:#?}");
+    let theirs = step.run(&["-q", "grep", "^CapEff", "/proc/self/status"]);
+    let inside = u64::from_str_radix(theirs.stdout.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        inside,
+        (1u64 << (last + 1)) - 1,
+        "CapEff inside should be every capability the kernel has"
+    );
+}
+
+/// Root inside is nobody to the host: it cannot create a file in the host's /etc.
+pub fn cannot_write_host_etc(step: Step) {
+    if !step.may_run() || !(step.as_nobody && crate::is_root()) && nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let probe = format!("/etc/namespaces-probe-{}", std::process::id());
+    let out = step.run(&["-q", "sh", "-c", &format!("touch {probe} && echo created")]);
+    assert_ne!(out.status, 0, "{out:#?}");
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("Permission denied"), "{out:#?}");
+    assert!(
+        !Path::new(&probe).exists(),
+        "the file must not appear on the host"
+    );
+}
+
+/// From outside, the container's process belongs to the user who ran the step.
+pub fn owned_by_user_outside(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let running = step.start(&["-q"]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", running.container)).unwrap();
+    let uid_line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_string();
+    let outside = if step.as_nobody && crate::is_root() {
+        65534
+    } else {
+        nix::unistd::geteuid().as_raw()
+    };
+    let uids: Vec<u32> = uid_line
+        .split_whitespace()
+        .skip(1)
+        .map(|u| u.parse().unwrap())
+        .collect();
+    assert_eq!(uids, [outside; 4], "{uid_line}");
+    running.finish().assert_status(0);
+}
+
+/// The command sees only fds 0, 1 and 2: no sync pipe, no other fd of ours leaks into it.
+pub fn only_standard_fds(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    // Start the step with fds 0, 1 and 2 only, whatever this test process inherited.
+    let close_the_rest =
+        "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done; exec \"$@\"";
+    let mut argv: Vec<String> = ["bash", "-c", close_the_rest, "bash"].map(String::from).to_vec();
+    argv.extend(step.argv(&["-q", "sh", "-c", "echo ready; read _; exit 0"]));
+    let running = crate::Running::start(&argv);
+    let dir = format!("/proc/{}/fd", running.container);
+    let mut fds: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    fds.sort();
+    assert_eq!(fds, ["0", "1", "2"], "the command's open fds");
+    running.finish().assert_status(0);
+}
+
+/// With user namespaces disabled (user.max_user_namespaces = 0, set inside a throwaway
+/// `unshare --user --map-root-user`), the step says which setting it is and how to fix it: 125.
+pub fn user_namespaces_disabled(step: Step) {
+    let before = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
+    let mut argv: Vec<String> = ["unshare", "--user", "--map-root-user", "sh", "-c"]
+        .map(String::from)
+        .to_vec();
+    argv.push("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"".into());
+    argv.push("sh".into());
+    argv.push(step.bin.into());
+    argv.push("true".into());
+    let out = run(&argv);
+    out.assert_status(125);
+    let line = one_error_line(&out);
+    assert!(line.contains("ENOSPC"), "{line}");
+    assert!(
+        line.contains("user.max_user_namespaces is 0"),
+        "should name the setting: {line}"
+    );
+    assert!(
+        line.contains("sysctl -w user.max_user_namespaces="),
+        "should say how to fix it: {line}"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap(),
+        before
+    );
 }

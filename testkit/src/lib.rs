@@ -50,6 +50,16 @@ impl Step {
         }
     }
 
+    /// A step that needs no privilege, run as nobody when the tests run as root (step06 on).
+    pub const fn nobody(bin: &'static str) -> Step {
+        Step {
+            bin,
+            wrap: &[],
+            as_nobody: true,
+            needs_root: false,
+        }
+    }
+
     /// Whether a test of this step may run here; see [`root_or_skip`].
     pub fn may_run(&self) -> bool {
         !self.needs_root || root_or_skip("this step creates namespaces, which needs CAP_SYS_ADMIN")
