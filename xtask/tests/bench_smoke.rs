@@ -1,0 +1,111 @@
+//! `tools/bench` runs and prints its tables. This checks that the benchmark works, never how
+//! fast anything is: the numbers belong in book/src/benchmarks.md, not in assertions, because a
+//! busy machine would make a timed test fail for no fault of the code.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// The target directory this test was built in (`target/debug/deps/bench_smoke-*` is us), so
+/// that the benchmark reuses the steps `cargo test` already built instead of building anew.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_path_buf()
+}
+
+/// The workspace's steps, as its Cargo.toml lists them: `step01-clone`, `step02-uts`, ...
+fn steps() -> Vec<String> {
+    let manifest = std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap();
+    let mut steps: Vec<String> = manifest
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+        .filter(|n| n.len() > 6 && n.starts_with("step") && n[4..6].bytes().all(|b| b.is_ascii_digit()))
+        .map(String::from)
+        .collect();
+    steps.sort();
+    steps
+}
+
+fn bench(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(workspace().join("tools/bench"))
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .expect("could not start tools/bench (is python3 installed?)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The cells of the table row for `name`, if there is one.
+fn row<'a>(stdout: &'a str, name: &str) -> Option<Vec<&'a str>> {
+    stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("| {name} |")))
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+}
+
+fn number(cell: &str, what: &str, line: &[&str]) -> f64 {
+    let value: f64 = cell
+        .parse()
+        .unwrap_or_else(|_| panic!("{what} is not a number in {line:?}"));
+    assert!(value.is_finite() && value > 0.0, "{what} is {value} in {line:?}");
+    value
+}
+
+#[test]
+fn quick_run_prints_a_row_per_step() {
+    let (status, stdout, stderr) = bench(&["--quick", "--profile", "dev"]);
+    assert_eq!(status, 0, "tools/bench --quick failed\n{stderr}\n{stdout}");
+    assert!(
+        stdout.contains("| step | median ms | p90 ms | compared with | its median ms | its p90 ms | ratio |"),
+        "no table header\n{stdout}"
+    );
+    assert!(stdout.contains("- machine: "), "the machine is not described\n{stdout}");
+
+    let floor = row(&stdout, "(floor)").unwrap_or_else(|| panic!("no floor row\n{stdout}"));
+    number(floor[1], "the floor's median", &floor);
+
+    let steps = steps();
+    assert!(steps.len() >= 5, "found only {steps:?}");
+    let mut missing = vec![];
+    for step in &steps {
+        let Some(cells) = row(&stdout, step) else {
+            missing.push(step.clone());
+            continue;
+        };
+        assert_eq!(cells.len(), 10, "{cells:?}");
+        let median = number(cells[1], "median", &cells);
+        let p90 = number(cells[2], "p90", &cells);
+        assert!(p90 >= median, "p90 below the median: {cells:?}");
+        let (other_median, other_p90) = (number(cells[4], "its median", &cells), number(cells[5], "its p90", &cells));
+        assert!(other_p90 >= other_median, "{cells:?}");
+        // The ratio is the two medians' (as printed, to two decimals).
+        let ratio = number(cells[6], "ratio", &cells);
+        assert!((ratio - median / other_median).abs() < 0.05, "{cells:?}");
+        let expected = if step.starts_with("step01") { "`/bin/true`" } else { "`unshare " };
+        assert!(cells[3].starts_with(expected), "{step} is compared with {}", cells[3]);
+        assert!(!cells[9].is_empty(), "no goal for {step}");
+    }
+    // As root every step runs; without root, those that need it are left out, and it says so.
+    if missing.is_empty() || !testkit::root_or_skip("steps 02-05 and 07 need root to run") {
+        for step in &missing {
+            assert!(stdout.contains(&format!("{step} (needs root)")), "{step} left out silently\n{stdout}");
+        }
+        return;
+    }
+    panic!("no row for {missing:?}\n{stdout}\n{stderr}");
+}
+
+#[test]
+fn too_few_runs_is_one_line() {
+    let (status, stdout, stderr) = bench(&["--runs", "0"]);
+    assert_eq!(status, 1, "{stderr}");
+    assert_eq!(stderr, "bench: error: --runs must be at least 1\n");
+    assert_eq!(stdout, "");
+}
