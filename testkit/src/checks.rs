@@ -647,3 +647,241 @@ pub fn user_namespaces_disabled(step: Step) {
         before
     );
 }
+
+// --- Network ----------------------------------------------------------------------------------
+// Every check runs the step inside a throwaway network namespace (`unshare --net`, in the Step's
+// `wrap`, or here), so the bridge and veths it makes never touch the machine's own network.
+
+/// Run `script` with `sh -c` inside a throwaway network namespace; `$STEP` is the step's argv.
+fn in_throwaway_netns(step: Step, script: &str) -> Out {
+    let argv = step.argv(&[]);
+    let inner: Vec<&str> = argv
+        .iter()
+        .map(String::as_str)
+        .skip_while(|a| *a == "unshare" || *a == "--net")
+        .collect();
+    let step_cmd = inner
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let script = format!("STEP=\"{step_cmd}\"\n{script}");
+    run(&["unshare", "--net", "sh", "-c", &script])
+}
+
+/// Inside: exactly `lo` and `eth0` are up; eth0 has an address in the bridge's subnet, and the
+/// default route goes through the bridge, which the container reaches.
+pub fn network_inside(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let script = "ip -o link show up | cut -d: -f2 | cut -d@ -f1 | tr -d ' ' | tr '\\n' ' '; echo
+                  ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4
+                  ip route show default
+                  ping -c1 -W2 192.168.10.1 >/dev/null && echo reached-bridge";
+    let out = step.run(&["-q", "sh", "-c", script]);
+    out.assert_status(0);
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    assert_eq!(lines.len(), 4, "{out:#?}");
+    assert_eq!(lines[0], "lo eth0", "exactly lo and eth0 should be up\n{out:#?}");
+    assert!(
+        lines[1].starts_with("192.168.10.") && lines[1].ends_with("/24"),
+        "{out:#?}"
+    );
+    assert_ne!(
+        lines[1], "192.168.10.1/24",
+        "the bridge's address is not the container's"
+    );
+    assert!(
+        lines[2].starts_with("default via 192.168.10.1 dev eth0"),
+        "{out:#?}"
+    );
+    assert_eq!(lines[3], "reached-bridge", "{out:#?}");
+}
+
+/// The narration shows the network before setup (lo, down) and each change as an `ip` command.
+pub fn network_narrated(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&["true"]);
+    out.assert_status(0);
+    for expected in [
+        "child: network before setup: lo (down)",
+        "parent: ip link add lxcbr0 type bridge",
+        "parent: ip addr add 192.168.10.1/24 dev lxcbr0",
+        "type veth peer name eth0 netns ",
+        "child: ip link set lo up",
+        "child: ip route add default via 192.168.10.1",
+        "child: network after setup: lo (up), eth0 (up)",
+    ] {
+        assert!(
+            out.stderr.contains(expected),
+            "narration should include '{expected}'\n{out:#?}"
+        );
+    }
+}
+
+/// `--ip`, `--bridge` and `--subnet` choose the network; bad values are one line and 125.
+pub fn network_options(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let out = step.run(&[
+        "-q",
+        "--bridge",
+        "br-test",
+        "--subnet",
+        "10.99.0.0/16",
+        "--ip",
+        "10.99.3.7",
+        "sh",
+        "-c",
+        "ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4; ip route show default | cut -d' ' -f1-3",
+    ]);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "10.99.3.7/16\ndefault via 10.99.0.1\n", "{out:#?}");
+    for (args, says) in [
+        (
+            ["--subnet", "10.0.0.0"],
+            "--subnet 10.0.0.0: expected an IPv4 subnet",
+        ),
+        (
+            ["--ip", "192.168.11.5"],
+            "--ip 192.168.11.5: not a free host address",
+        ),
+        (
+            ["--ip", "192.168.10.1"],
+            "--ip 192.168.10.1: not a free host address",
+        ),
+        (["--bridge", "a-name-far-too-long"], "not an interface name"),
+    ] {
+        let out = step.run(&[args[0], args[1], "true"]);
+        out.assert_status(125);
+        let line = one_error_line(&out);
+        assert!(line.contains(says), "{line}");
+        assert!(!out.stderr.contains("started container"), "{out:#?}");
+    }
+}
+
+/// Two containers at once get different addresses and reach each other; once they have
+/// exited, no veth is left (the kernel removes it with the container's network namespace).
+pub fn two_containers_reach_each_other(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    let dir = crate::shared_tmp().join(format!("two-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display();
+    // Each loop is bounded: at most 200 waits of 50 ms.
+    let a = format!(
+        "ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4 | cut -d/ -f1 > {d}/a.tmp && mv {d}/a.tmp {d}/a
+         i=0; while [ ! -e {d}/done ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done"
+    );
+    let b = format!(
+        "i=0; while [ ! -e {d}/a ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+         a=$(cat {d}/a); echo \"a $a\"
+         echo \"b $(ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4 | cut -d/ -f1)\"
+         ping -c1 -W2 \"$a\" >/dev/null && echo b-reached-a
+         touch {d}/done"
+    );
+    std::fs::write(dir.join("a.sh"), a).unwrap();
+    std::fs::write(dir.join("b.sh"), b).unwrap();
+    let script = format!(
+        "eval \"$STEP -q sh {d}/a.sh\" &
+         eval \"$STEP -q sh {d}/b.sh\"
+         wait
+         i=0; while ip -o link | grep -q 'lxcbr0-' && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+         ip -o link | grep -c 'lxcbr0-' || true
+         ip -o link show lxcbr0 >/dev/null && echo bridge-kept"
+    );
+    let out = in_throwaway_netns(step, &script);
+    let _ = std::fs::remove_dir_all(&dir);
+    out.assert_status(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{out:#?}");
+    let a = lines[0].strip_prefix("a ").unwrap();
+    let b = lines[1].strip_prefix("b ").unwrap();
+    assert!(
+        a.starts_with("192.168.10.") && b.starts_with("192.168.10."),
+        "{out:#?}"
+    );
+    assert_ne!(a, b, "two containers must not share an address");
+    assert_eq!(lines[2], "b-reached-a", "{out:#?}");
+    assert_eq!(
+        lines[3], "0",
+        "no veth should be left once the containers have exited\n{out:#?}"
+    );
+    assert_eq!(lines[4], "bridge-kept", "{out:#?}");
+}
+
+/// Five containers at once all reach the bridge, each with an address of its own.
+pub fn five_at_once(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    let script = "for i in 1 2 3 4 5; do
+                      eval \"$STEP -q sh -c 'sleep 0.3; ping -c1 -W2 192.168.10.1 >/dev/null && \
+                            ip -4 -o addr show dev eth0 | tr -s \\\" \\\" | cut -d\\\" \\\" -f4'\" &
+                  done
+                  wait";
+    let out = in_throwaway_netns(step, script);
+    out.assert_status(0);
+    let mut addresses: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(addresses.len(), 5, "all five should reach the bridge\n{out:#?}");
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 5, "each should have its own address\n{out:#?}");
+}
+
+/// Run by an ordinary user, the step still runs, with `lo` only (up), says why in one line, and
+/// exits with the command's status.
+pub fn lo_only_without_root(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    let nobody = Step {
+        as_nobody: true,
+        ..step
+    };
+    let out = nobody.run(&[
+        "sh",
+        "-c",
+        "ip -o link show | cut -d: -f2 | tr -d ' '; ip -o link show up | wc -l; exit 3",
+    ]);
+    out.assert_status(3);
+    assert_eq!(out.stdout, "lo\n1\n", "only lo, and up\n{out:#?}");
+    let why: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("no network link"))
+        .collect();
+    assert_eq!(why.len(), 1, "{out:#?}");
+    assert!(
+        why[0].contains("CAP_NET_ADMIN") && why[0].contains("sudo"),
+        "{}",
+        why[0]
+    );
+}
+
+/// Without `ip` in PATH: one line naming it, status 125, and no interface left behind.
+pub fn ip_missing(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    let empty = crate::shared_tmp().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let script = format!(
+        "(PATH={}; eval \"$STEP true\"); echo status $?; ip -o link | grep -vc ': lo:' || true",
+        empty.display()
+    );
+    let out = in_throwaway_netns(step, &script);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "status 125\n0\n", "{out:#?}");
+    let line = one_error_line(&out);
+    assert!(
+        line.contains("`ip link add lxcbr0 type bridge`") || line.contains("`ip -batch -`"),
+        "{line}"
+    );
+    assert!(line.contains("ip is not installed"), "{line}");
+}
