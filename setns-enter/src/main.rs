@@ -1,5 +1,116 @@
-//! setns-enter: placeholder, see the book's chapter on namespace files and setns.
+//! # setns-enter: join a running container's namespaces, like a tiny `nsenter`
+//!
+//! Every namespace a process is in appears as a file under `/proc/PID/ns/`. Opening that
+//! file and passing it to `setns(2)` moves the calling process into that namespace. This is
+//! how `docker exec` and `nsenter` put a new process into a container that is already running.
+//!
+//! Two namespaces need care:
+//! - the user namespace is entered first: it decides what we may do in all the others;
+//! - the PID namespace: `setns` cannot change the PID of a running process, so it only sets
+//!   the namespace our *children* will be born in. We start a child, and it runs the command.
+//!
+//! Try: `sudo target/debug/step04-pid sleep 1000 &`, then
+//! `sudo target/debug/setns-enter $(pgrep -n -x sleep) sh -c 'hostname; echo $$'`.
+
+use anyhow::{anyhow, Context, Result};
+use common::{say, Args, Step};
+use nix::errno::Errno;
+use nix::sched::{setns, CloneFlags};
+use std::convert::Infallible;
+use std::fs::File;
+use std::os::fd::AsFd;
+
+const STEP: Step = Step {
+    name: "setns-enter",
+    about: "Usage: setns-enter PID [COMMAND [ARG...]]\n\
+            Runs COMMAND (default /bin/bash) in the namespaces of the running process PID,\n\
+            with setns(2): its user, UTS, IPC, network, PID and mount namespaces.",
+    needs: "root (CAP_SYS_ADMIN), or the owner of the container's user namespace",
+    options: &[],
+};
+
+// ANCHOR: kinds
+/// The namespaces we enter, in this order: the user namespace first, because it decides which
+/// capabilities we have in the others; the mount namespace last, because entering it changes
+/// our root directory, and with it what `/proc` means.
+const KINDS: [(&str, CloneFlags); 6] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+// ANCHOR_END: kinds
+
 fn main() {
-    eprintln!("setns-enter: not written yet");
-    std::process::exit(125);
+    let mut args = common::cli::parse(&STEP);
+    common::exit_with(enter(&mut args));
+}
+
+fn enter(args: &mut Args) -> Result<i32> {
+    // The common command line reads `PID COMMAND...` as one command: split off the PID.
+    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+        anyhow::bail!("which process? usage: setns-enter PID [COMMAND [ARG...]]");
+    }
+    let pid = args.command.remove(0).to_string_lossy().into_owned();
+    if args.command.is_empty() {
+        args.command.push(std::ffi::CString::new("/bin/bash").expect("no NUL"));
+    }
+    let pid: u32 = pid
+        .parse()
+        .map_err(|_| anyhow!("'{pid}' is not a PID: usage: setns-enter PID [COMMAND [ARG...]]"))?;
+
+    // ANCHOR: open
+    // Open every namespace file first: once we are in the container's mount namespace,
+    // /proc/PID may name another process, or none.
+    let mut namespaces = Vec::new();
+    for (kind, flag) in KINDS {
+        let theirs = format!("/proc/{pid}/ns/{kind}");
+        let file = File::open(&theirs).map_err(|e| match e.raw_os_error().map(Errno::from_raw) {
+            Some(Errno::ENOENT) => anyhow!("open({theirs}) failed: there is no process {pid}"),
+            Some(Errno::EACCES | Errno::EPERM) => anyhow!(
+                "open({theirs}) failed: {e}: only root or the owner of process {pid} may open its namespaces: run as root (sudo)"
+            ),
+            _ => anyhow!("open({theirs}) failed: {e}"),
+        })?;
+        // setns(2) to the user namespace we are already in fails with EINVAL; skip any we share.
+        let same = std::fs::read_link(&theirs).ok() == std::fs::read_link(format!("/proc/self/ns/{kind}")).ok();
+        if !same {
+            namespaces.push((kind, flag, file));
+        }
+    }
+    // ANCHOR_END: open
+
+    // ANCHOR: setns
+    // setns(2), https://man7.org/linux/man-pages/man2/setns.2.html: the flag makes the kernel
+    // check that the file is the kind of namespace we mean.
+    for (kind, flag, file) in &namespaces {
+        setns(file.as_fd(), *flag).map_err(|errno| {
+            let why = match errno {
+                Errno::EPERM => "entering a namespace needs CAP_SYS_ADMIN over it: run as root (sudo)",
+                Errno::EINVAL => "the kernel refused this namespace (a multi-threaded process may not enter a user namespace)",
+                _ => "see setns(2)",
+            };
+            anyhow!("setns(/proc/{pid}/ns/{kind}, {}) failed: {errno}: {why}", common::flag_names(*flag).trim_end_matches(" | SIGCHLD"))
+        })?;
+        say!("entered the {kind} namespace of PID {pid}");
+    }
+    // ANCHOR_END: setns
+
+    // ANCHOR: fork
+    // Our own PID cannot change: only a child of ours is born in the container's PID
+    // namespace. clone(2) with no flags is a fork(2); the child runs the command, we wait.
+    let child = common::clone_child(CloneFlags::empty(), || run_command(args))?;
+    say!("started {} as PID {child}", args.command[0].to_string_lossy());
+    common::wait_for(child, args)
+    // ANCHOR_END: fork
+}
+
+/// In the child: now in every namespace of the container, PID included.
+fn run_command(args: &Args) -> Result<Infallible> {
+    // After setns into a mount namespace the kernel puts our root and working directory at
+    // that namespace's root, so paths resolve inside the container; start at its /.
+    std::env::set_current_dir("/").context("chdir(\"/\") failed")?;
+    common::exec(&args.command)
 }

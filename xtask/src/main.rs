@@ -1,5 +1,111 @@
 //! Project chores, run as `cargo xtask COMMAND` (see .cargo/config.toml).
+//!
+//! - `cargo xtask diffs`: write book/src/diffs/stepNN.diff, each step against the one before;
+//! - `cargo xtask transcripts [NAME...]`: build the workspace, run book/transcripts/NAME.txt
+//!   (all of them by default; as root) and write book/src/transcripts/NAME.txt;
+//! - `cargo xtask linkcheck [DIR]`: check the built book (default book/book) for broken local
+//!   links and unresolved `{{#` directives;
+//! - `cargo xtask book`: all of the above, with `mdbook build book` in between.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use xtask::{diffs, linkcheck, transcripts, workspace};
+
+const USAGE: &str = "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | book";
+
 fn main() {
-    eprintln!("xtask: nothing here yet");
-    std::process::exit(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("diffs") => cmd_diffs(),
+        Some("transcripts") => cmd_transcripts(&args[1..]),
+        Some("linkcheck") => cmd_linkcheck(args.get(1).map(PathBuf::from)),
+        Some("book") => cmd_diffs().and_then(|()| cmd_transcripts(&[])).and_then(|()| cmd_book()),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2)
+        }
+    };
+    if let Err(err) = result {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn cmd_diffs() -> Result<()> {
+    let root = workspace();
+    let written = diffs::write(&root)?;
+    eprintln!("xtask: {} diff(s) changed in {}: {written:?}", written.len(), diffs::dir(&root).display());
+    Ok(())
+}
+
+fn cmd_transcripts(names: &[String]) -> Result<()> {
+    let root = workspace();
+    if !nix::unistd::geteuid().is_root() {
+        bail!("the transcripts run steps that need root: run it as root (sudo -E cargo xtask transcripts)");
+    }
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--workspace", "--bins"])
+        .current_dir(&root)
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build --workspace failed");
+    }
+    let bin_dir = transcripts::default_bin_dir(&root);
+    let out_dir = transcripts::output_dir(&root);
+    std::fs::create_dir_all(&out_dir)?;
+    let scripts = transcripts::scripts(&root)?;
+    for name in names {
+        if !scripts.iter().any(|s| &s.name == name) {
+            bail!("no script book/transcripts/{name}.txt");
+        }
+    }
+    for script in scripts.iter().filter(|s| names.is_empty() || names.contains(&s.name)) {
+        eprintln!("xtask: running book/transcripts/{}.txt", script.name);
+        let text = transcripts::run(&root, &bin_dir, script)?;
+        std::fs::write(out_dir.join(format!("{}.txt", script.name)), text)?;
+    }
+    Ok(())
+}
+
+fn cmd_linkcheck(dir: Option<PathBuf>) -> Result<()> {
+    let dir = dir.unwrap_or_else(|| workspace().join("book/book"));
+    let problems = linkcheck::check(&dir)?;
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    if !problems.is_empty() {
+        bail!("{} problem(s) in the built book {}", problems.len(), dir.display());
+    }
+    eprintln!("xtask: no broken local link and no unresolved directive in {}", dir.display());
+    Ok(())
+}
+
+/// `mdbook build book`, failing on any warning, then the link check.
+fn cmd_book() -> Result<()> {
+    let root = workspace();
+    build_book(&root.join("book"))?;
+    cmd_linkcheck(None)
+}
+
+fn build_book(book: &Path) -> Result<()> {
+    let out = Command::new("mdbook")
+        .arg("build")
+        .arg(book)
+        .output()
+        .context("running mdbook (install it: cargo install mdbook --locked --version 0.5.4 --no-default-features --features search)")?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    if !out.status.success() {
+        bail!("mdbook build failed");
+    }
+    if stderr.contains("WARN") || stderr.contains("ERROR") {
+        bail!("mdbook build printed warnings; the book must build without any");
+    }
+    Ok(())
 }

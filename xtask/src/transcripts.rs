@@ -1,0 +1,434 @@
+//! `cargo xtask transcripts`: run the commands in `book/transcripts/NAME.txt` and write what
+//! they print to `book/src/transcripts/NAME.txt`, for the book to include.
+//!
+//! A script is a list of commands, one per line, each starting with `$ `, exactly as a
+//! learner types them. Lines starting with `#` are notes for the reader of the script. Two
+//! directives change how the script runs; both are shown in the output, so nothing is hidden:
+//!
+//! - `%as nobody`: run every command as the ordinary user `nobody` (uid 65534), to show a step
+//!   that needs no root, or what happens without it. Such a script must begin with `$ whoami`,
+//!   so that the transcript says who ran it.
+//! - `%session COMMAND`: run the commands in a shell that COMMAND starts, and show
+//!   `$ COMMAND` first; e.g. `sudo unshare --net bash`, a throwaway network namespace.
+//!
+//! All the commands of a script run one after the other in one `bash`, in a scratch directory
+//! holding `target/debug/` (copies of the step binaries) and `tools/`, so that the paths read
+//! as they do in the workspace. stdout and stderr go into one pipe, as on a terminal.
+//!
+//! The transcripts are made as root. `sudo` there is a stand-in that runs its command
+//! directly (root needs no sudo, and CI machines have none installed).
+//!
+//! What changes from run to run is replaced ([`normalise`]): host PIDs by `<pid>`, namespace
+//! inode numbers by `ns-1`, `ns-2`... in order of appearance (so equal stays equal), MAC
+//! addresses, interface indexes, ping times, IPC keys. And one race is settled: the parent's
+//! `started container` line and the child's `running as PID` line come in either order, and
+//! are shown parent first ([`settle_race`]).
+
+use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one script may run before it is ended.
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Marks the start of each command's output; replaced by `$ command`.
+const MARK: &str = "\u{1e}xtask-command ";
+
+/// A parsed script.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// `step02`, `step02-outside`: the output is `book/src/transcripts/NAME.txt`.
+    pub name: String,
+    pub as_nobody: bool,
+    pub session: Option<String>,
+    pub commands: Vec<String>,
+}
+
+/// Where the scripts are, and where their transcripts go.
+pub fn scripts_dir(root: &Path) -> PathBuf {
+    root.join("book/transcripts")
+}
+pub fn output_dir(root: &Path) -> PathBuf {
+    root.join("book/src/transcripts")
+}
+
+/// Every script, by name.
+pub fn scripts(root: &Path) -> Result<Vec<Script>> {
+    let mut scripts = Vec::new();
+    for entry in std::fs::read_dir(scripts_dir(root))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "txt") {
+            scripts.push(parse(&path)?);
+        }
+    }
+    scripts.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(scripts)
+}
+
+/// Read one script.
+pub fn parse(path: &Path) -> Result<Script> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut script = Script {
+        name: path.file_stem().unwrap().to_string_lossy().into_owned(),
+        as_nobody: false,
+        session: None,
+        commands: Vec::new(),
+    };
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end();
+        if let Some(command) = line.strip_prefix("$ ") {
+            script.commands.push(command.to_string());
+        } else if line == "%as nobody" {
+            script.as_nobody = true;
+        } else if let Some(session) = line.strip_prefix("%session ") {
+            script.session = Some(session.to_string());
+        } else if !(line.is_empty() || line.starts_with('#')) {
+            bail!("{}:{}: expected `$ command`, `# note`, `%as nobody` or `%session COMMAND`", path.display(), n + 1);
+        }
+    }
+    if script.as_nobody && script.commands.first().map(String::as_str) != Some("whoami") {
+        bail!("{}: a script with `%as nobody` must begin with `$ whoami`, so the reader sees who runs it", path.display());
+    }
+    Ok(script)
+}
+
+/// Run `script` with the binaries in `bin_dir` (a `target/debug`) and return its transcript.
+pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
+    let scratch = Scratch::new(root, bin_dir, &script.name)?;
+    let mut body = String::from("exec 2>&1\n");
+    for (i, command) in script.commands.iter().enumerate() {
+        body += &format!("printf '%s\\n' '{MARK}{i}'\n{command}\n");
+    }
+    let file = scratch.dir.join("script.sh");
+    std::fs::write(&file, body)?;
+
+    let mut argv: Vec<String> = Vec::new();
+    if script.as_nobody {
+        argv.extend(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"].map(String::from));
+    }
+    if let Some(session) = &script.session {
+        let session = session.strip_prefix("sudo ").unwrap_or(session);
+        argv.extend(session.split_whitespace().map(String::from));
+    } else {
+        argv.push("bash".into());
+    }
+    argv.push(file.display().to_string());
+
+    let path = format!("{}:{}", scratch.dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(&scratch.dir)
+        .env("PATH", path)
+        .env("LC_ALL", "C")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {argv:?}"))?;
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // End whatever the script left running in the background: its process group, by its id.
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    let _ = child.wait();
+    let out = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    match status {
+        None => bail!("transcript {}: still running after {TIMEOUT:?}; it printed:\n{out}", script.name),
+        Some(s) if !s.success() => bail!("transcript {}: the shell failed ({s}); it printed:\n{out}", script.name),
+        Some(_) => {}
+    }
+    Ok(render(script, &out))
+}
+
+/// Put `$ command` lines in place of the marks, settle the race in each command's output, and
+/// normalise what changes from run to run.
+pub fn render(script: &Script, raw: &str) -> String {
+    let mut text = String::new();
+    if let Some(session) = &script.session {
+        text += &format!("$ {session}\n");
+    }
+    let mut segment: Vec<&str> = Vec::new();
+    let flush = |segment: &mut Vec<&str>, text: &mut String| {
+        for line in settle_race(segment) {
+            *text += line;
+            *text += "\n";
+        }
+        segment.clear();
+    };
+    for line in raw.lines() {
+        if let Some(i) = line.strip_prefix(MARK) {
+            flush(&mut segment, &mut text);
+            let i: usize = i.parse().unwrap_or(usize::MAX);
+            let prompt = if script.session.is_some() { "#" } else { "$" };
+            text += &format!("{prompt} {}\n", script.commands.get(i).map_or("?", |c| c.as_str()));
+        } else {
+            segment.push(line);
+        }
+    }
+    flush(&mut segment, &mut text);
+    normalise(&text)
+}
+
+/// The parent prints `started container PID N` when clone(2) returns; by then the child may
+/// have printed lines of its own, or not. Show the parent's line first, and the child's
+/// `running as PID` line right after it, where the first of the two was; every other line
+/// stays where it was printed.
+pub fn settle_race<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    let started = lines.iter().position(|l| l.contains("] parent: started container PID "));
+    let running = lines.iter().position(|l| l.contains("] child: running as PID "));
+    let (Some(s), Some(r)) = (started, running) else {
+        return lines.to_vec();
+    };
+    let first = s.min(r);
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if i == first {
+            out.push(lines[s]);
+            out.push(lines[r]);
+        }
+        if i != s && i != r {
+            out.push(line);
+        }
+    }
+    out
+}
+
+/// Replace what changes from one run to the next, so that a transcript changes only when the
+/// code does.
+pub fn normalise(text: &str) -> String {
+    let mut inodes: HashMap<String, usize> = HashMap::new();
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let mut line = line.to_string();
+        // Namespace inode numbers: `uts:[4026531838]`, or lsns's bare NS column.
+        line = replace_digits(&line, |prefix, digits, _| {
+            let bracketed = prefix.ends_with('[') && digits.len() >= 9;
+            let lsns = digits.len() == 10 && digits.starts_with("4026") && !prefix.ends_with(|c: char| c.is_alphanumeric());
+            (bracketed || lsns).then(|| {
+                let n = inodes.len() + 1;
+                format!("ns-{}", inodes.entry(digits.to_string()).or_insert(n))
+            })
+        });
+        // Host PIDs (two digits or more; the container's own are 1, 2, 3...).
+        line = replace_digits(&line, |prefix, digits, rest| {
+            let host_pid = digits.len() >= 2
+                && (prefix.ends_with("PID ")
+                    || prefix.ends_with("netns ")
+                    || (prefix.ends_with("/proc/") && rest.starts_with('/')));
+            host_pid.then(|| "<pid>".to_string())
+        });
+        // Interface indexes (`eth0@if7`), ping times, IPC keys.
+        line = replace_digits(&line, |prefix, _, rest| {
+            if prefix.ends_with("@if") || prefix.ends_with(" time=") || (prefix.ends_with(" time ") && rest.starts_with("ms")) {
+                Some("<n>".to_string())
+            } else {
+                None
+            }
+        });
+        line = replace_decimal_after(&line, " time=<n>");
+        if let Some(i) = line.find("rtt min/avg/max/mdev = ") {
+            line = format!("{}rtt min/avg/max/mdev = <times> ms\n", &line[..i]);
+        }
+        line = replace_hex_words(&line);
+        out += &line;
+    }
+    out
+}
+
+/// Call `f(before, digits, after)` for each run of ASCII digits; replace it by what `f` returns.
+fn replace_digits(line: &str, mut f: impl FnMut(&str, &str, &str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(line.len());
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()) {
+            let end = (i..bytes.len()).find(|&j| !bytes[j].is_ascii_digit()).unwrap_or(bytes.len());
+            match f(&line[..i], &line[i..end], &line[end..]) {
+                Some(new) => out += &new,
+                None => out += &line[i..end],
+            }
+            i = end;
+        } else {
+            let c = line[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// After `marker` (`time=<n>`), drop a decimal part: `time=<n>.061` -> `time=<n>`.
+fn replace_decimal_after(line: &str, marker: &str) -> String {
+    match line.find(marker) {
+        Some(i) => {
+            let after = &line[i + marker.len()..];
+            let rest = after.strip_prefix('.').map_or(after, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+            format!("{}{}", &line[..i + marker.len()], rest)
+        }
+        None => line.to_string(),
+    }
+}
+
+/// MAC addresses (`aa:bb:cc:dd:ee:ff`, but not the broadcast or null ones) and IPC keys
+/// (`0x1a2b3c4d`) are random.
+fn replace_hex_words(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while !rest.is_empty() {
+        let word_len = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+        let word = &rest[..word_len];
+        let mac = word.len() == 17
+            && word.split(':').count() == 6
+            && word.split(':').all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+            && word != "ff:ff:ff:ff:ff:ff"
+            && word != "00:00:00:00:00:00";
+        let key = word.len() == 10 && word.starts_with("0x") && word[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        out += if mac {
+            "<mac>"
+        } else if key {
+            "0x<key>"
+        } else {
+            word
+        };
+        rest = &rest[word_len..];
+        let space_len = rest.find(|c: char| !c.is_whitespace()).unwrap_or(rest.len());
+        out += &rest[..space_len];
+        rest = &rest[space_len..];
+    }
+    out
+}
+
+/// A scratch directory that reads like the workspace: `target/debug/` with copies of the
+/// binaries (copies, so that `nobody` may run them wherever the workspace is), `tools/`, and
+/// `bin/sudo`. Removed when dropped.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(root: &Path, bin_dir: &Path, name: &str) -> Result<Scratch> {
+        let dir = std::env::temp_dir().join(format!("xtask-transcript-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch { dir };
+        let dir = &scratch.dir;
+        let debug = dir.join("target/debug");
+        std::fs::create_dir_all(&debug)?;
+        std::fs::create_dir_all(dir.join("bin"))?;
+        std::fs::create_dir_all(dir.join("tools"))?;
+        let mut names: Vec<String> = crate::steps(root)?;
+        names.push("setns-enter".into());
+        for name in names {
+            let from = bin_dir.join(&name);
+            if !from.is_file() {
+                bail!("{} is missing: build the workspace first (cargo build --workspace)", from.display());
+            }
+            std::fs::copy(&from, debug.join(&name)).with_context(|| format!("copying {}", from.display()))?;
+        }
+        for tool in std::fs::read_dir(root.join("tools"))? {
+            let tool = tool?.path();
+            if tool.is_file() {
+                std::fs::copy(&tool, dir.join("tools").join(tool.file_name().unwrap()))?;
+            }
+        }
+        let sudo = dir.join("bin/sudo");
+        std::fs::write(
+            &sudo,
+            "#!/bin/sh\n# The transcripts are made as root: run the command as it is.\n\
+             [ \"$(id -u)\" = 0 ] || { echo 'sudo: the transcripts must be made as root' >&2; exit 1; }\nexec \"$@\"\n",
+        )?;
+        for path in [dir.clone(), dir.join("target"), debug.clone(), dir.join("bin"), dir.join("tools")] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        }
+        std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755))?;
+        Ok(scratch)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The `target/debug` directory of this workspace's build.
+pub fn default_bin_dir(root: &Path) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = if target.is_relative() { root.join(target) } else { target };
+    target.join("debug")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn race_is_settled_both_ways() {
+        let a = ["[s] child: running as PID 1", "[s] child: x", "[s] parent: started container PID 99 with F", "out"];
+        let b = ["[s] parent: started container PID 99 with F", "[s] child: running as PID 1", "[s] child: x", "out"];
+        assert_eq!(settle_race(&a), b);
+        assert_eq!(settle_race(&b), b);
+        let c = ["[s] parent: started container PID 99 with F", "[s] parent: wrote", "[s] child: running as PID 1", "[s] child: y"];
+        let settled = ["[s] parent: started container PID 99 with F", "[s] child: running as PID 1", "[s] parent: wrote", "[s] child: y"];
+        assert_eq!(settle_race(&c), settled);
+    }
+
+    #[test]
+    fn normalises_what_changes() {
+        let text = "uts:[4026531838] uts:[4026532201] uts:[4026531838]\n\
+                    [x] parent: started container PID 4242 with F\n[x] child: running as PID 1\n\
+                    wrote to /proc/4242/uid_map; ip link add veth netns 4242\n\
+                    2: eth0@if17: link/ether 6a:01:02:03:04:05 brd ff:ff:ff:ff:ff:ff\n\
+                    64 bytes from 192.168.10.1: icmp_seq=1 ttl=64 time=0.061 ms\n\
+                    1 packets transmitted, 1 received, 0% packet loss, time 0ms\n\
+                    rtt min/avg/max/mdev = 0.061/0.061/0.061/0.000 ms\n\
+                    0x5f3a2b1c 0          root       644\n\
+                    4026532201 uts 1 container\n";
+        let expected = "uts:[ns-1] uts:[ns-2] uts:[ns-1]\n\
+                    [x] parent: started container PID <pid> with F\n[x] child: running as PID 1\n\
+                    wrote to /proc/<pid>/uid_map; ip link add veth netns <pid>\n\
+                    2: eth0@if<n>: link/ether <mac> brd ff:ff:ff:ff:ff:ff\n\
+                    64 bytes from 192.168.10.1: icmp_seq=1 ttl=64 time=<n> ms\n\
+                    1 packets transmitted, 1 received, 0% packet loss, time <n>ms\n\
+                    rtt min/avg/max/mdev = <times> ms\n\
+                    0x<key> 0          root       644\n\
+                    ns-2 uts 1 container\n";
+        assert_eq!(normalise(text), expected);
+    }
+
+    #[test]
+    fn scripts_parse() {
+        let dir = std::env::temp_dir().join(format!("xtask-parse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stepXX.txt");
+        std::fs::write(&path, "# a note\n%as nobody\n$ whoami\n\n$ echo 'a b'\n").unwrap();
+        let script = parse(&path).unwrap();
+        assert!(script.as_nobody);
+        assert_eq!(script.commands, ["whoami", "echo 'a b'"]);
+        std::fs::write(&path, "%as nobody\n$ id -u\n").unwrap();
+        assert!(parse(&path).is_err(), "whoami must come first");
+        std::fs::write(&path, "id -u\n").unwrap();
+        assert!(parse(&path).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
