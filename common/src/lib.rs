@@ -10,19 +10,21 @@
 //! - [`wait_for`]: wait for the child, forward signals to it, turn its end into our exit status;
 //! - [`say!`] for narration on stderr, and [`exit_with`] to print an error as one line;
 //! - [`userns::explain`]: why a user namespace could not be made here, from the sysctls;
-//! - [`run_tool`]: run a tool such as `ip`, its failure as one line.
+//! - [`run_tool`]: run a tool such as `ip`, its failure as one line;
+//! - [`netlink`]: bring up a container's interfaces without starting `ip`.
 //!
 //! A learner never needs to open this crate to understand what a step does to the kernel.
 
 pub mod cli;
 mod process;
+pub mod netlink;
 mod report;
 mod tool;
 pub mod userns;
 
 pub use cli::{Args, Opt, Step};
 pub use process::{clone_child, exec, flag_names, wait_for, CloneFailed, STACK_SIZE};
-pub use report::{exit_with, narrate, require_cap, Failure};
+pub use report::{exit_with, narrate, narrating, require_cap, Failure};
 pub use tool::run_tool;
 
 /// Exit status when the step itself failed before the command ran (as `docker run` does).

@@ -12,6 +12,11 @@ pub(crate) fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
+/// Whether narration is on (no `--quiet`): skip work done only to narrate.
+pub fn narrating() -> bool {
+    !QUIET.load(Ordering::Relaxed)
+}
+
 /// Print one line of narration to stderr (use the [`say!`](crate::say) macro).
 pub fn narrate(line: fmt::Arguments) {
     if !QUIET.load(Ordering::Relaxed) {
