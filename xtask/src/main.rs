@@ -5,14 +5,16 @@
 //!   (all of them by default; as root) and write book/src/transcripts/NAME.txt;
 //! - `cargo xtask linkcheck [DIR]`: check the built book (default book/book) for broken local
 //!   links and unresolved `{{#` directives;
-//! - `cargo xtask book`: all of the above, with `mdbook build book` in between.
+//! - `cargo xtask check-book`: `mdbook build book`, failing on any warning, then `linkcheck`
+//!   (what CI runs);
+//! - `cargo xtask book`: regenerate the diffs and transcripts, then `check-book`.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use xtask::{diffs, linkcheck, transcripts, workspace};
 
-const USAGE: &str = "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | book";
+const USAGE: &str = "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,6 +22,7 @@ fn main() {
         Some("diffs") => cmd_diffs(),
         Some("transcripts") => cmd_transcripts(&args[1..]),
         Some("linkcheck") => cmd_linkcheck(args.get(1).map(PathBuf::from)),
+        Some("check-book") => cmd_book(),
         Some("book") => cmd_diffs().and_then(|()| cmd_transcripts(&[])).and_then(|()| cmd_book()),
         Some("-h" | "--help") => {
             println!("{USAGE}");

@@ -18,7 +18,8 @@
 //! The transcripts are made as root. `sudo` there is a stand-in that runs its command
 //! directly (root needs no sudo, and CI machines have none installed).
 //!
-//! What changes from run to run is replaced ([`normalise`]): host PIDs by `<pid>`, namespace
+//! What changes from run to run is replaced ([`normalise`]): the host's hostname (on a line of its
+//! own) by `<hostname>`, host PIDs by `<pid>`, namespace
 //! inode numbers by `ns-1`, `ns-2`... in order of appearance (so equal stays equal), MAC
 //! addresses, interface indexes, ping times, IPC keys. And one race is settled: the parent's
 //! `started container` line and the child's `running as PID` line come in either order, and
@@ -187,6 +188,16 @@ pub fn render(script: &Script, raw: &str) -> String {
         }
     }
     flush(&mut segment, &mut text);
+    // The host's hostname differs from machine to machine: a line that is just the hostname.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    let text: String = text
+        .split_inclusive('\n')
+        .map(|line| match line.trim_end() == host && !host.is_empty() && host != "container" {
+            true => "<hostname>\n",
+            false => line,
+        })
+        .collect();
     normalise(&text)
 }
 
@@ -220,6 +231,7 @@ pub fn normalise(text: &str) -> String {
     let mut inodes: HashMap<String, usize> = HashMap::new();
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
+        let original = line;
         let mut line = line.to_string();
         // Namespace inode numbers: `uts:[4026531838]`, or lsns's bare NS column.
         line = replace_digits(&line, |prefix, digits, _| {
@@ -235,6 +247,7 @@ pub fn normalise(text: &str) -> String {
             let host_pid = digits.len() >= 2
                 && (prefix.ends_with("PID ")
                     || prefix.ends_with("netns ")
+                    || prefix == "NSpid:\t"
                     || (prefix.ends_with("/proc/") && rest.starts_with('/')));
             host_pid.then(|| "<pid>".to_string())
         });
@@ -251,7 +264,22 @@ pub fn normalise(text: &str) -> String {
             line = format!("{}rtt min/avg/max/mdev = <times> ms\n", &line[..i]);
         }
         line = replace_hex_words(&line);
+        // A replacement has another width than what it replaced, which would make the padding
+        // of a table (ip -br, lsns) vary: in a changed line, runs of spaces become one.
+        if line != original {
+            line = collapse_spaces(&line);
+        }
         out += &line;
+    }
+    out
+}
+
+fn collapse_spaces(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        if !(c == ' ' && out.ends_with(' ')) {
+            out.push(c);
+        }
     }
     out
 }
@@ -399,6 +427,8 @@ mod tests {
                     [x] parent: started container PID 4242 with F\n[x] child: running as PID 1\n\
                     wrote to /proc/4242/uid_map; ip link add veth netns 4242\n\
                     2: eth0@if17: link/ether 6a:01:02:03:04:05 brd ff:ff:ff:ff:ff:ff\n\
+                    eth0@if17        UP             192.168.10.2/24\n\
+                    NSpid:\t714\t1\n\
                     64 bytes from 192.168.10.1: icmp_seq=1 ttl=64 time=0.061 ms\n\
                     1 packets transmitted, 1 received, 0% packet loss, time 0ms\n\
                     rtt min/avg/max/mdev = 0.061/0.061/0.061/0.000 ms\n\
@@ -408,10 +438,12 @@ mod tests {
                     [x] parent: started container PID <pid> with F\n[x] child: running as PID 1\n\
                     wrote to /proc/<pid>/uid_map; ip link add veth netns <pid>\n\
                     2: eth0@if<n>: link/ether <mac> brd ff:ff:ff:ff:ff:ff\n\
+                    eth0@if<n> UP 192.168.10.2/24\n\
+                    NSpid:\t<pid>\t1\n\
                     64 bytes from 192.168.10.1: icmp_seq=1 ttl=64 time=<n> ms\n\
                     1 packets transmitted, 1 received, 0% packet loss, time <n>ms\n\
                     rtt min/avg/max/mdev = <times> ms\n\
-                    0x<key> 0          root       644\n\
+                    0x<key> 0 root 644\n\
                     ns-2 uts 1 container\n";
         assert_eq!(normalise(text), expected);
     }
