@@ -11,13 +11,15 @@
 //! - [`say!`] for narration on stderr, and [`exit_with`] to print an error as one line;
 //! - [`userns::explain`]: why a user namespace could not be made here, from the sysctls;
 //! - [`run_tool`]: run a tool such as `ip`, its failure as one line;
-//! - [`netlink`]: bring up a container's interfaces without starting `ip`.
+//! - [`netlink`]: bring up a container's interfaces without starting `ip`;
+//! - [`init::run`]: `--init`, a minimal PID 1 that forwards signals and reaps orphans.
 //!
 //! A learner never needs to open this crate to understand what a step does to the kernel.
 
 pub mod cli;
-mod process;
+pub mod init;
 pub mod netlink;
+mod process;
 mod report;
 mod tool;
 pub mod userns;

@@ -11,7 +11,7 @@
 
 use anyhow::{Context, Result};
 use caps::Capability;
-use common::{say, Args, Step};
+use common::{say, Args, Opt, Step};
 use nix::sched::CloneFlags;
 use nix::unistd::{getpid, sethostname};
 use std::convert::Infallible;
@@ -22,7 +22,11 @@ const STEP: Step = Step {
             host's IPC objects are out of sight, and COMMAND is PID 1. ps still shows the host's\n\
             processes, because /proc is still the host's (step05 fixes that).",
     needs: "root (CAP_SYS_ADMIN), to create the namespaces; step06-user needs none",
-    options: &[],
+    options: &[Opt {
+        name: "--init",
+        value: None,
+        help: "run a minimal init as PID 1 that forwards signals to COMMAND and reaps orphans",
+    }],
 };
 
 // ANCHOR: flags
@@ -46,6 +50,10 @@ const HOSTNAME: &str = "container";
 fn container_main(args: &Args) -> Result<Infallible> {
     say!("child: running as PID {}", getpid());
     set_hostname()?;
+    // PID 1 must reap orphans and handle signals; --init puts a minimal init there for that.
+    if args.flag("--init") {
+        return common::init::run(&args.command);
+    }
     common::exec(&args.command)
 }
 // ANCHOR_END: child

@@ -24,11 +24,18 @@ const STEP: Step = Step {
             the host's IPC objects are out of sight, COMMAND is PID 1, and a fresh /proc shows\n\
             only the container's processes. With --rootfs, DIR becomes the container's /.",
     needs: "root (CAP_SYS_ADMIN), to create the namespaces; step06-user needs none",
-    options: &[Opt {
-        name: "--rootfs",
-        value: Some("DIR"),
-        help: "make DIR the container's root filesystem (build one with tools/mkrootfs DIR)",
-    }],
+    options: &[
+        Opt {
+            name: "--rootfs",
+            value: Some("DIR"),
+            help: "make DIR the container's root filesystem (build one with tools/mkrootfs DIR)",
+        },
+        Opt {
+            name: "--init",
+            value: None,
+            help: "run a minimal init as PID 1 that forwards signals to COMMAND and reaps orphans",
+        },
+    ],
 };
 
 // ANCHOR: flags
@@ -58,6 +65,10 @@ fn container_main(args: &Args) -> Result<Infallible> {
     match args.value("--rootfs") {
         Some(rootfs) => enter_rootfs(Path::new(rootfs))?,
         None => mount_proc(Path::new("/proc"))?,
+    }
+    // PID 1 must reap orphans and handle signals; --init puts a minimal init there for that.
+    if args.flag("--init") {
+        return common::init::run(&args.command);
     }
     common::exec(&args.command)
 }

@@ -1,0 +1,129 @@
+//! `--init`: a minimal init to run as PID 1, as `docker run --init` (tini) and Michael
+//! Kerrisk's `simple_init` do.
+//!
+//! From step04 on, the command is PID 1 of its PID namespace, and PID 1 has two duties that an
+//! ordinary program does not know about (pid_namespaces(7),
+//! <https://man7.org/linux/man-pages/man7/pid_namespaces.7.html>):
+//!
+//! - **Signals.** The kernel delivers to PID 1 only the signals it has a handler for, so a
+//!   `sleep 60` as PID 1 shrugs off SIGTERM and SIGINT (and our parent has to SIGKILL it).
+//! - **Orphans.** Every process whose parent dies is re-parented to PID 1, which must
+//!   `wait(2)` for it when it ends; otherwise it stays a zombie, an entry in the process table,
+//!   until PID 1 itself ends.
+//!
+//! With `--init`, the container's PID 1 is this code instead of the command: it forks the
+//! command (which gets PID 2 and default signal handling), passes the signals it receives on to
+//! it, reaps every child that ends, and, when the command ends, ends with the command's status
+//! (128+N if signal N killed it). When PID 1 ends, the kernel kills whatever is left in the
+//! namespace, so nothing the command started outlives it.
+
+use crate::report::{report, status_of};
+use crate::say;
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use std::convert::Infallible;
+use std::ffi::CString;
+
+/// The signals init passes on to the command: the ones our parent forwards to the container
+/// (SIGINT, SIGTERM, SIGHUP, SIGQUIT), plus the ones programs commonly handle, as tini does.
+const FORWARDED: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// Be PID 1: run `command` as our child, forward signals to it and reap every zombie; exit with
+/// the command's status once it ends. Returns only if the command could not be started.
+pub fn run(command: &[CString]) -> Result<Infallible> {
+    // Block the signals we handle, so that none is lost or kills us between here and the
+    // signalfd: blocked signals wait as "pending" and the signalfd reads them. A PID 1 would
+    // ignore most of them anyway, unless it has a handler or, as here, has them blocked.
+    let mut handled = SigSet::empty();
+    for sig in FORWARDED.into_iter().chain([Signal::SIGCHLD]) {
+        handled.add(sig);
+    }
+    let mut old_mask = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old_mask))
+        .context("init: sigprocmask() failed")?;
+    let signals = SignalFd::with_flags(&handled, SfdFlags::SFD_CLOEXEC).context("init: signalfd() failed")?;
+
+    // SAFETY: after fork(2) only the calling thread exists in the child; it is safe because this
+    // process is single-threaded (it is the child of clone_child, which starts no threads), so
+    // no lock can be held by a thread that vanished. The child only resets its signal mask and
+    // execs, or prints one line and exits.
+    let command_pid = match unsafe { fork() }.context("init: fork() failed")? {
+        ForkResult::Child => {
+            // The command gets the signal mask we started with, and default signal handling:
+            // as PID 2 it is an ordinary process, which SIGTERM ends.
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            let err = match crate::exec(command) {
+                Ok(never) => match never {},
+                Err(err) => err,
+            };
+            report(&err);
+            std::process::exit(status_of(&err));
+        }
+        ForkResult::Parent { child } => child,
+    };
+    let name = command[0].to_string_lossy();
+    say!("init: PID 1 started {name} as PID {command_pid}; it forwards signals and reaps orphans");
+
+    loop {
+        // Blocks until a signal comes. SIGCHLD means some child ended: the command, or an orphan
+        // that was re-parented to us.
+        let info = match signals.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) | Err(Errno::EINTR) => continue,
+            Err(errno) => {
+                // Without our signalfd we cannot be an init; end, and the kernel ends the rest.
+                crate::report::line_to_stderr(&format!(
+                    "{}: error: init: reading signals failed: {errno}\n",
+                    crate::cli::program()
+                ));
+                let _ = kill(command_pid, Signal::SIGKILL);
+                std::process::exit(crate::EXIT_STEP_FAILED);
+            }
+        };
+        match Signal::try_from(info.ssi_signo as i32) {
+            Ok(Signal::SIGCHLD) => {
+                if let Some(status) = reap_children(command_pid) {
+                    say!("init: {name} ended; exiting with its status {status}");
+                    std::process::exit(status);
+                }
+            }
+            Ok(sig) => {
+                say!("init: got {sig}; forwarding it to {name} (PID {command_pid})");
+                let _ = kill(command_pid, sig);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Reap every child that has ended (several may end per SIGCHLD: signals do not queue).
+/// Returns the command's exit status (128+N for signal N) if the command was one of them.
+fn reap_children(command_pid: Pid) -> Option<i32> {
+    let mut command_status = None;
+    loop {
+        let (pid, status) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => (pid, code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, 128 + sig as i32),
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return command_status,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => return command_status,
+        };
+        if pid == command_pid {
+            command_status = Some(status);
+        } else {
+            say!("init: reaped orphan PID {pid} (status {status})");
+        }
+    }
+}
