@@ -8,6 +8,7 @@
 //! an earlier step established with one line each.
 
 pub mod checks;
+pub mod hardening;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

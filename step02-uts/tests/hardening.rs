@@ -1,0 +1,52 @@
+//! Hardening: what step02-uts does when people press Ctrl-C, kill terminals, mistype commands
+//! and run ten copies at once. The checks live in `testkit::hardening`; each test is one line.
+
+use testkit::{checks, hardening, Step};
+
+const STEP: Step = Step::root(env!("CARGO_BIN_EXE_step02-uts"));
+
+// Signals: forwarded to the command; SIGKILL when PID 1 ignores them.
+#[test]
+fn forwards_each_signal() {
+    hardening::forwards_each_signal(STEP)
+}
+#[test]
+fn sigterm_ends_command() {
+    hardening::sigterm_ends_command(STEP)
+}
+
+// The parent dies, even by SIGKILL, even before its child called prctl.
+#[test]
+fn parent_killed_leaves_orphans() {
+    hardening::parent_killed_leaves_orphans(STEP)
+}
+#[test]
+fn parent_dies_before_pdeathsig() {
+    hardening::parent_dies_before_pdeathsig(STEP)
+}
+
+// Leaks: file descriptors, and what many runs leave on the host.
+#[test]
+fn only_standard_fds() {
+    checks::only_standard_fds(STEP)
+}
+#[test]
+fn soak() {
+    hardening::soak(STEP, 10)
+}
+
+// Bad input and bad environments (the rest are in the step's own tests).
+#[test]
+fn bad_option_values() {
+    hardening::bad_option_values(STEP)
+}
+#[test]
+fn works_without_proc() {
+    hardening::works_without_proc(STEP)
+}
+
+// Concurrency.
+#[test]
+fn ten_at_once() {
+    hardening::ten_at_once(STEP, &[])
+}
