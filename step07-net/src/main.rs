@@ -47,6 +47,11 @@ const STEP: Step = Step {
             help: "make DIR the container's root filesystem (build one with tools/mkrootfs DIR)",
         },
         Opt {
+            name: "--init",
+            value: None,
+            help: "run a minimal init as PID 1 that forwards signals to COMMAND and reaps orphans",
+        },
+        Opt {
             name: "--bridge",
             value: Some("NAME"),
             help: "the bridge to connect to (default lxcbr0)",
@@ -98,6 +103,10 @@ fn container_main(args: &Args, maps_written: &OwnedFd) -> Result<Infallible> {
     match args.value("--rootfs") {
         Some(rootfs) => enter_rootfs(Path::new(rootfs))?,
         None => mount_proc(Path::new("/proc"))?,
+    }
+    // PID 1 must reap orphans and handle signals; --init puts a minimal init there for that.
+    if args.flag("--init") {
+        return common::init::run(&args.command);
     }
     common::exec(&args.command)
 }
@@ -447,6 +456,9 @@ fn write_id_maps(child: Pid) -> Result<()> {
 
 fn write_proc_file(child: Pid, name: &str, line: &str) -> Result<()> {
     let path = format!("/proc/{child}/{name}");
+    if !Path::new("/proc/self").exists() {
+        bail!("cannot write {path}: /proc is not mounted here; mount it with: mount -t proc proc /proc");
+    }
     std::fs::write(&path, format!("{line}\n"))
         .with_context(|| format!("writing '{line}' to {path} failed"))?;
     say!("parent: wrote '{line}' to {path}");

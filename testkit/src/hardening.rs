@@ -155,7 +155,8 @@ pub fn init_forwards_sigterm(step: Step) {
     let out = wait_or_kill(running);
     out.assert_status(128 + 15);
     assert!(
-        out.stderr.contains("init: got SIGTERM; forwarding it to sh (PID 2)"),
+        out.stderr
+            .contains("init: got SIGTERM; forwarding it to sh (PID 2)"),
         "{out:#?}"
     );
     assert!(!out.stderr.contains("sending SIGKILL"), "{out:#?}");
@@ -395,6 +396,28 @@ pub fn works_without_proc(step: Step) {
     out.assert_status(0);
     assert_eq!(out.stdout, "ok\n");
     assert!(out.errors().is_empty(), "{out:#?}");
+}
+
+/// From step06 on, the parent writes the child's ID maps under /proc/PID: with no /proc it
+/// says so in one line, 125, and leaves no process behind.
+pub fn without_proc_says_so(step: Step) {
+    if !step.may_run() || !root_or_skip("unshare --mount needs root") {
+        return;
+    }
+    let script = "umount -l /proc && \"$@\"; echo \"status $?\"; mount -t proc proc /proc && \
+                  ps -e -o stat= | grep -c Z || true";
+    let mut argv: Vec<String> = ["unshare", "--mount", "--pid", "--fork", "sh", "-c", script, "sh"]
+        .map(String::from)
+        .to_vec();
+    argv.extend(step.argv(&["sh", "-c", "echo should-not-run"]));
+    let out = run(&argv);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "status 125\n0\n", "125, and no zombie left\n{out:#?}");
+    let line = one_error_line(&out);
+    assert!(
+        line.contains("/proc is not mounted") && line.contains("mount -t proc proc /proc"),
+        "{line}"
+    );
 }
 
 // --- Concurrency ----------------------------------------------------------------------------

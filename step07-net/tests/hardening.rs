@@ -1,0 +1,80 @@
+//! Hardening: what step07-net does when people press Ctrl-C, kill terminals, mistype commands
+//! and run ten copies at once. The checks live in `testkit::hardening`; each test is one line.
+
+use testkit::{checks, hardening, Step};
+
+const STEP: Step = Step {
+    bin: env!("CARGO_BIN_EXE_step07-net"),
+    wrap: &["unshare", "--net"],
+    as_nobody: false,
+    needs_root: true,
+};
+
+// Signals: forwarded to the command; SIGKILL when PID 1 ignores them.
+#[test]
+fn forwards_each_signal() {
+    hardening::forwards_each_signal(STEP)
+}
+#[test]
+fn pid1_ignores_sigterm_so_sigkill() {
+    hardening::pid1_ignores_sigterm_so_sigkill(STEP)
+}
+#[test]
+fn init_forwards_sigterm() {
+    hardening::init_forwards_sigterm(STEP)
+}
+
+// The parent dies, even by SIGKILL, even before its child called prctl.
+#[test]
+fn parent_killed_takes_everything() {
+    hardening::parent_killed_takes_everything(STEP)
+}
+#[test]
+fn parent_dies_before_pdeathsig() {
+    hardening::parent_dies_before_pdeathsig(STEP)
+}
+
+// --init: a PID 1 that reaps orphans and forwards signals.
+#[test]
+fn init_reaps_orphans() {
+    hardening::init_reaps_orphans(STEP)
+}
+#[test]
+fn init_exit_statuses() {
+    hardening::init_exit_statuses(STEP)
+}
+
+// Leaks: file descriptors, and what many runs leave on the host.
+#[test]
+fn only_standard_fds() {
+    checks::only_standard_fds(STEP)
+}
+#[test]
+fn only_standard_fds_with_init() {
+    hardening::only_standard_fds_with_init(STEP)
+}
+#[test]
+fn soak() {
+    hardening::soak(STEP, 10)
+}
+
+// Bad input and bad environments (the rest are in the step's own tests).
+#[test]
+fn bad_option_values() {
+    hardening::bad_option_values(STEP)
+}
+#[test]
+fn without_proc_says_so() {
+    hardening::without_proc_says_so(STEP)
+}
+
+// Concurrency.
+#[test]
+fn ten_at_once() {
+    hardening::ten_at_once(STEP, &[])
+}
+#[test]
+fn ten_at_once_with_rootfs() {
+    let rootfs = testkit::rootfs();
+    hardening::ten_at_once(STEP, &["--rootfs", rootfs.to_str().unwrap()])
+}
