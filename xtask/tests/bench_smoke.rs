@@ -66,7 +66,10 @@ fn quick_run_prints_a_row_per_step() {
         stdout.contains("| step | median ms | p90 ms | compared with | its median ms | its p90 ms | ratio |"),
         "no table header\n{stdout}"
     );
-    assert!(stdout.contains("- machine: "), "the machine is not described\n{stdout}");
+    assert!(
+        stdout.contains("- machine: "),
+        "the machine is not described\n{stdout}"
+    );
 
     let floor = row(&stdout, "(floor)").unwrap_or_else(|| panic!("no floor row\n{stdout}"));
     number(floor[1], "the floor's median", &floor);
@@ -83,19 +86,33 @@ fn quick_run_prints_a_row_per_step() {
         let median = number(cells[1], "median", &cells);
         let p90 = number(cells[2], "p90", &cells);
         assert!(p90 >= median, "p90 below the median: {cells:?}");
-        let (other_median, other_p90) = (number(cells[4], "its median", &cells), number(cells[5], "its p90", &cells));
+        let (other_median, other_p90) = (
+            number(cells[4], "its median", &cells),
+            number(cells[5], "its p90", &cells),
+        );
         assert!(other_p90 >= other_median, "{cells:?}");
         // The ratio is the two medians' (as printed, to two decimals).
         let ratio = number(cells[6], "ratio", &cells);
         assert!((ratio - median / other_median).abs() < 0.05, "{cells:?}");
-        let expected = if step.starts_with("step01") { "`/bin/true`" } else { "`unshare " };
-        assert!(cells[3].starts_with(expected), "{step} is compared with {}", cells[3]);
+        let expected = if step.starts_with("step01") {
+            "`/bin/true`"
+        } else {
+            "`unshare "
+        };
+        assert!(
+            cells[3].starts_with(expected),
+            "{step} is compared with {}",
+            cells[3]
+        );
         assert!(!cells[9].is_empty(), "no goal for {step}");
     }
     // As root every step runs; without root, those that need it are left out, and it says so.
     if missing.is_empty() || !testkit::root_or_skip("steps 02-05 and 07 need root to run") {
         for step in &missing {
-            assert!(stdout.contains(&format!("{step} (needs root)")), "{step} left out silently\n{stdout}");
+            assert!(
+                stdout.contains(&format!("{step} (needs root)")),
+                "{step} left out silently\n{stdout}"
+            );
         }
         return;
     }
@@ -108,4 +125,22 @@ fn too_few_runs_is_one_line() {
     assert_eq!(status, 1, "{stderr}");
     assert_eq!(stderr, "bench: error: --runs must be at least 1\n");
     assert_eq!(stdout, "");
+}
+
+#[test]
+fn cargo_that_cannot_run_is_one_line() {
+    // A cargo this user may not execute (found running the tests as nobody, with cargo under
+    // /root) was a Python traceback; it is one line, exit 1.
+    let out = Command::new(workspace().join("tools/bench"))
+        .args(["--quick"])
+        .env("CARGO", "/etc/passwd")
+        .output()
+        .expect("could not start tools/bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("[bench]")).collect();
+    assert_eq!(
+        errors,
+        ["bench: error: /etc/passwd: permission denied: is it executable, and can this user reach it?"]
+    );
 }
