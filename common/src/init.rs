@@ -46,10 +46,7 @@ pub fn run(command: &[CString]) -> Result<Infallible> {
     // Block the signals we handle, so that none is lost or kills us between here and the
     // signalfd: blocked signals wait as "pending" and the signalfd reads them. A PID 1 would
     // ignore most of them anyway, unless it has a handler or, as here, has them blocked.
-    let mut handled = SigSet::empty();
-    for sig in FORWARDED.into_iter().chain([Signal::SIGCHLD]) {
-        handled.add(sig);
-    }
+    let handled: SigSet = FORWARDED.into_iter().chain([Signal::SIGCHLD]).collect();
     let mut old_mask = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old_mask))
         .context("init: sigprocmask() failed")?;

@@ -45,10 +45,7 @@ pub fn clone_child(flags: CloneFlags, mut child: impl FnMut() -> Result<Infallib
     let (parent_alive, parent_alive_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
     let parent_alive_w_raw = parent_alive_w.as_raw_fd();
 
-    let mut forwarded = SigSet::empty();
-    for sig in FORWARDED.into_iter().chain([Signal::SIGCHLD]) {
-        forwarded.add(sig);
-    }
+    let forwarded: SigSet = FORWARDED.into_iter().chain([Signal::SIGCHLD]).collect();
     let mut old_mask = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
         .context("sigprocmask() failed")?;
@@ -178,10 +175,7 @@ fn in_path(name: &str) -> bool {
 /// A PID 1 ignores signals it has no handler for, so if the container is still running
 /// `--stop-timeout` after a forwarded signal, we send SIGKILL, as `docker stop` does.
 pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
-    let mut mask = SigSet::empty();
-    for sig in FORWARDED.into_iter().chain([Signal::SIGCHLD]) {
-        mask.add(sig);
-    }
+    let mask: SigSet = FORWARDED.into_iter().chain([Signal::SIGCHLD]).collect();
     // Made after clone, so the child never has it; the signals are already blocked.
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .context("signalfd() failed")?;
