@@ -55,7 +55,8 @@ fn enter(args: &mut Args) -> Result<i32> {
     }
     let pid = args.command.remove(0).to_string_lossy().into_owned();
     if args.command.is_empty() {
-        args.command.push(std::ffi::CString::new("/bin/bash").expect("no NUL"));
+        args.command
+            .push(std::ffi::CString::new("/bin/bash").expect("no NUL"));
     }
     let pid: u32 = pid
         .parse()
@@ -75,7 +76,8 @@ fn enter(args: &mut Args) -> Result<i32> {
             _ => anyhow!("open({theirs}) failed: {e}"),
         })?;
         // setns(2) to the user namespace we are already in fails with EINVAL; skip any we share.
-        let same = std::fs::read_link(&theirs).ok() == std::fs::read_link(format!("/proc/self/ns/{kind}")).ok();
+        let same =
+            std::fs::read_link(&theirs).ok() == std::fs::read_link(format!("/proc/self/ns/{kind}")).ok();
         if !same {
             namespaces.push((kind, flag, file));
         }

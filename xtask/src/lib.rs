@@ -26,7 +26,8 @@ pub fn steps(root: &Path) -> anyhow::Result<Vec<String>> {
     for entry in std::fs::read_dir(root)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         let b = name.as_bytes();
-        let numbered = b.len() > 7 && name.starts_with("step") && b[4..6].iter().all(u8::is_ascii_digit) && b[6] == b'-';
+        let numbered =
+            b.len() > 7 && name.starts_with("step") && b[4..6].iter().all(u8::is_ascii_digit) && b[6] == b'-';
         if numbered && root.join(&name).join("Cargo.toml").is_file() {
             steps.push(name);
         }

@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 pub fn check(dir: &Path) -> Result<Vec<String>> {
     let mut pages = Vec::new();
     collect(dir, &mut pages)?;
-    anyhow::ensure!(!pages.is_empty(), "no HTML in {}: build the book first (mdbook build book)", dir.display());
+    anyhow::ensure!(
+        !pages.is_empty(),
+        "no HTML in {}: build the book first (mdbook build book)",
+        dir.display()
+    );
     let mut ids: HashMap<PathBuf, Vec<String>> = HashMap::new();
     let mut problems = Vec::new();
     for page in &pages {
@@ -21,11 +25,17 @@ pub fn check(dir: &Path) -> Result<Vec<String>> {
         let shown = page.strip_prefix(dir).unwrap_or(page).display().to_string();
         // mdBook's own print.html and search index repeat every chapter: check the chapters.
         if html.contains("{{#") && !shown.starts_with("print.html") {
-            problems.push(format!("{shown}: an unresolved {{{{# directive is left in the output"));
+            problems.push(format!(
+                "{shown}: an unresolved {{{{# directive is left in the output"
+            ));
         }
         for link in attributes(&html, "href").chain(attributes(&html, "src")) {
             let link = decode(&link);
-            if link.is_empty() || link.contains("://") || link.starts_with("mailto:") || link.starts_with("javascript:") {
+            if link.is_empty()
+                || link.contains("://")
+                || link.starts_with("mailto:")
+                || link.starts_with("javascript:")
+            {
                 continue;
             }
             let (path, fragment) = match link.split_once('#') {
@@ -40,12 +50,21 @@ pub fn check(dir: &Path) -> Result<Vec<String>> {
             } else {
                 page.parent().unwrap().join(path)
             };
-            let target = if target.is_dir() { target.join("index.html") } else { target };
+            let target = if target.is_dir() {
+                target.join("index.html")
+            } else {
+                target
+            };
             if !target.exists() {
-                problems.push(format!("{shown}: broken link {link}: {} does not exist", target.display()));
+                problems.push(format!(
+                    "{shown}: broken link {link}: {} does not exist",
+                    target.display()
+                ));
                 continue;
             }
-            let Some(fragment) = fragment.filter(|f| !f.is_empty()) else { continue };
+            let Some(fragment) = fragment.filter(|f| !f.is_empty()) else {
+                continue;
+            };
             if target.extension().is_some_and(|e| e == "html") {
                 let known = match ids.get(&target) {
                     Some(known) => known,
@@ -56,7 +75,10 @@ pub fn check(dir: &Path) -> Result<Vec<String>> {
                     }
                 };
                 if !known.iter().any(|id| id == fragment) {
-                    problems.push(format!("{shown}: broken link {link}: no id \"{fragment}\" in {}", target.display()));
+                    problems.push(format!(
+                        "{shown}: broken link {link}: no id \"{fragment}\" in {}",
+                        target.display()
+                    ));
                 }
             }
         }
@@ -98,7 +120,10 @@ fn decode(link: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = link.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(b) = link
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(b);
                 i += 3;
                 continue;
@@ -120,7 +145,11 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("a.html"), r##"<h1 id="top">A</h1><a href="sub/b.html#here">b</a> <a href="https://x.org/">x</a> <a href="#top">t</a>"##).unwrap();
-        std::fs::write(dir.join("sub/b.html"), r##"<p id="here"></p><a href="../a.html#gone">a</a> <img src="missing.svg"> {{#include x}}"##).unwrap();
+        std::fs::write(
+            dir.join("sub/b.html"),
+            r##"<p id="here"></p><a href="../a.html#gone">a</a> <img src="missing.svg"> {{#include x}}"##,
+        )
+        .unwrap();
         let problems = check(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(problems.len(), 3, "{problems:#?}");

@@ -89,11 +89,18 @@ pub fn parse(path: &Path) -> Result<Script> {
         } else if let Some(session) = line.strip_prefix("%session ") {
             script.session = Some(session.to_string());
         } else if !(line.is_empty() || line.starts_with('#')) {
-            bail!("{}:{}: expected `$ command`, `# note`, `%as nobody` or `%session COMMAND`", path.display(), n + 1);
+            bail!(
+                "{}:{}: expected `$ command`, `# note`, `%as nobody` or `%session COMMAND`",
+                path.display(),
+                n + 1
+            );
         }
     }
     if script.as_nobody && script.commands.first().map(String::as_str) != Some("whoami") {
-        bail!("{}: a script with `%as nobody` must begin with `$ whoami`, so the reader sees who runs it", path.display());
+        bail!(
+            "{}: a script with `%as nobody` must begin with `$ whoami`, so the reader sees who runs it",
+            path.display()
+        );
     }
     Ok(script)
 }
@@ -120,7 +127,11 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
     }
     argv.push(file.display().to_string());
 
-    let path = format!("{}:{}", scratch.dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        scratch.dir.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .current_dir(&scratch.dir)
@@ -155,8 +166,14 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
     let _ = child.wait();
     let out = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
     match status {
-        None => bail!("transcript {}: still running after {TIMEOUT:?}; it printed:\n{out}", script.name),
-        Some(s) if !s.success() => bail!("transcript {}: the shell failed ({s}); it printed:\n{out}", script.name),
+        None => bail!(
+            "transcript {}: still running after {TIMEOUT:?}; it printed:\n{out}",
+            script.name
+        ),
+        Some(s) if !s.success() => bail!(
+            "transcript {}: the shell failed ({s}); it printed:\n{out}",
+            script.name
+        ),
         Some(_) => {}
     }
     Ok(render(script, &out))
@@ -182,7 +199,10 @@ pub fn render(script: &Script, raw: &str) -> String {
             flush(&mut segment, &mut text);
             let i: usize = i.parse().unwrap_or(usize::MAX);
             let prompt = if script.session.is_some() { "#" } else { "$" };
-            text += &format!("{prompt} {}\n", script.commands.get(i).map_or("?", |c| c.as_str()));
+            text += &format!(
+                "{prompt} {}\n",
+                script.commands.get(i).map_or("?", |c| c.as_str())
+            );
         } else {
             segment.push(line);
         }
@@ -193,10 +213,12 @@ pub fn render(script: &Script, raw: &str) -> String {
     let host = host.trim();
     let text: String = text
         .split_inclusive('\n')
-        .map(|line| match line.trim_end() == host && !host.is_empty() && host != "container" {
-            true => "<hostname>\n",
-            false => line,
-        })
+        .map(
+            |line| match line.trim_end() == host && !host.is_empty() && host != "container" {
+                true => "<hostname>\n",
+                false => line,
+            },
+        )
         .collect();
     normalise(&text)
 }
@@ -206,7 +228,9 @@ pub fn render(script: &Script, raw: &str) -> String {
 /// `running as PID` line right after it, where the first of the two was; every other line
 /// stays where it was printed.
 pub fn settle_race<'a>(lines: &[&'a str]) -> Vec<&'a str> {
-    let started = lines.iter().position(|l| l.contains("] parent: started container PID "));
+    let started = lines
+        .iter()
+        .position(|l| l.contains("] parent: started container PID "));
     let running = lines.iter().position(|l| l.contains("] child: running as PID "));
     let (Some(s), Some(r)) = (started, running) else {
         return lines.to_vec();
@@ -236,7 +260,9 @@ pub fn normalise(text: &str) -> String {
         // Namespace inode numbers: `uts:[4026531838]`, or lsns's bare NS column.
         line = replace_digits(&line, |prefix, digits, _| {
             let bracketed = prefix.ends_with('[') && digits.len() >= 9;
-            let lsns = digits.len() == 10 && digits.starts_with("4026") && !prefix.ends_with(|c: char| c.is_alphanumeric());
+            let lsns = digits.len() == 10
+                && digits.starts_with("4026")
+                && !prefix.ends_with(|c: char| c.is_alphanumeric());
             (bracketed || lsns).then(|| {
                 let n = inodes.len() + 1;
                 format!("ns-{}", inodes.entry(digits.to_string()).or_insert(n))
@@ -253,7 +279,10 @@ pub fn normalise(text: &str) -> String {
         });
         // Interface indexes (`eth0@if7`), ping times, IPC keys.
         line = replace_digits(&line, |prefix, _, rest| {
-            if prefix.ends_with("@if") || prefix.ends_with(" time=") || (prefix.ends_with(" time ") && rest.starts_with("ms")) {
+            if prefix.ends_with("@if")
+                || prefix.ends_with(" time=")
+                || (prefix.ends_with(" time ") && rest.starts_with("ms"))
+            {
                 Some("<n>".to_string())
             } else {
                 None
@@ -291,7 +320,9 @@ fn replace_digits(line: &str, mut f: impl FnMut(&str, &str, &str) -> Option<Stri
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()) {
-            let end = (i..bytes.len()).find(|&j| !bytes[j].is_ascii_digit()).unwrap_or(bytes.len());
+            let end = (i..bytes.len())
+                .find(|&j| !bytes[j].is_ascii_digit())
+                .unwrap_or(bytes.len());
             match f(&line[..i], &line[i..end], &line[end..]) {
                 Some(new) => out += &new,
                 None => out += &line[i..end],
@@ -311,7 +342,9 @@ fn replace_decimal_after(line: &str, marker: &str) -> String {
     match line.find(marker) {
         Some(i) => {
             let after = &line[i + marker.len()..];
-            let rest = after.strip_prefix('.').map_or(after, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+            let rest = after
+                .strip_prefix('.')
+                .map_or(after, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
             format!("{}{}", &line[..i + marker.len()], rest)
         }
         None => line.to_string(),
@@ -328,10 +361,13 @@ fn replace_hex_words(line: &str) -> String {
         let word = &rest[..word_len];
         let mac = word.len() == 17
             && word.split(':').count() == 6
-            && word.split(':').all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+            && word
+                .split(':')
+                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
             && word != "ff:ff:ff:ff:ff:ff"
             && word != "00:00:00:00:00:00";
-        let key = word.len() == 10 && word.starts_with("0x") && word[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        let key =
+            word.len() == 10 && word.starts_with("0x") && word[2..].bytes().all(|b| b.is_ascii_hexdigit());
         out += if mac {
             "<mac>"
         } else if key {
@@ -369,7 +405,10 @@ impl Scratch {
         for name in names {
             let from = bin_dir.join(&name);
             if !from.is_file() {
-                bail!("{} is missing: build the workspace first (cargo build --workspace)", from.display());
+                bail!(
+                    "{} is missing: build the workspace first (cargo build --workspace)",
+                    from.display()
+                );
             }
             std::fs::copy(&from, debug.join(&name)).with_context(|| format!("copying {}", from.display()))?;
         }
@@ -385,7 +424,13 @@ impl Scratch {
             "#!/bin/sh\n# The transcripts are made as root: run the command as it is.\n\
              [ \"$(id -u)\" = 0 ] || { echo 'sudo: the transcripts must be made as root' >&2; exit 1; }\nexec \"$@\"\n",
         )?;
-        for path in [dir.clone(), dir.join("target"), debug.clone(), dir.join("bin"), dir.join("tools")] {
+        for path in [
+            dir.clone(),
+            dir.join("target"),
+            debug.clone(),
+            dir.join("bin"),
+            dir.join("tools"),
+        ] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
         }
         std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755))?;
@@ -402,7 +447,11 @@ impl Drop for Scratch {
 /// The `target/debug` directory of this workspace's build.
 pub fn default_bin_dir(root: &Path) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let target = if target.is_relative() { root.join(target) } else { target };
+    let target = if target.is_relative() {
+        root.join(target)
+    } else {
+        target
+    };
     target.join("debug")
 }
 
@@ -412,12 +461,32 @@ mod tests {
 
     #[test]
     fn race_is_settled_both_ways() {
-        let a = ["[s] child: running as PID 1", "[s] child: x", "[s] parent: started container PID 99 with F", "out"];
-        let b = ["[s] parent: started container PID 99 with F", "[s] child: running as PID 1", "[s] child: x", "out"];
+        let a = [
+            "[s] child: running as PID 1",
+            "[s] child: x",
+            "[s] parent: started container PID 99 with F",
+            "out",
+        ];
+        let b = [
+            "[s] parent: started container PID 99 with F",
+            "[s] child: running as PID 1",
+            "[s] child: x",
+            "out",
+        ];
         assert_eq!(settle_race(&a), b);
         assert_eq!(settle_race(&b), b);
-        let c = ["[s] parent: started container PID 99 with F", "[s] parent: wrote", "[s] child: running as PID 1", "[s] child: y"];
-        let settled = ["[s] parent: started container PID 99 with F", "[s] child: running as PID 1", "[s] parent: wrote", "[s] child: y"];
+        let c = [
+            "[s] parent: started container PID 99 with F",
+            "[s] parent: wrote",
+            "[s] child: running as PID 1",
+            "[s] child: y",
+        ];
+        let settled = [
+            "[s] parent: started container PID 99 with F",
+            "[s] child: running as PID 1",
+            "[s] parent: wrote",
+            "[s] child: y",
+        ];
         assert_eq!(settle_race(&c), settled);
     }
 
