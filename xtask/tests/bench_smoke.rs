@@ -144,3 +144,27 @@ fn cargo_that_cannot_run_is_one_line() {
         ["bench: error: /etc/passwd: permission denied: is it executable, and can this user reach it?"]
     );
 }
+
+#[test]
+fn static_says_when_there_is_nothing_to_compare() {
+    // .cargo/config.toml links glibc statically, so --static (the experiment that measured the
+    // dynamic loader) has no dynamic build to compare with: it must say so, not print rows
+    // labelled as an experiment that are the same binaries again.
+    let (status, stdout, stderr) = bench(&["--quick", "--profile", "dev", "--static"]);
+    assert_eq!(
+        status, 0,
+        "tools/bench --quick --static failed\n{stderr}\n{stdout}"
+    );
+    if stdout.contains("- steps linked statically with glibc, as built") {
+        assert!(
+            !stdout.contains("(static)"),
+            "static rows for static steps\n{stdout}"
+        );
+        assert!(stderr.contains("--static adds nothing"), "{stderr}");
+    } else {
+        assert!(
+            stdout.contains("linked dynamically"),
+            "linking not said\n{stdout}"
+        );
+    }
+}
