@@ -57,8 +57,8 @@ pub fn narrates_on_stderr(step: Step, flags: &str) {
     let out = step.run(&["true"]);
     out.assert_status(0);
     assert_eq!(out.stdout, "");
-    let expected = format!("parent: started container PID ");
-    assert!(out.stderr.contains(&expected), "{out:#?}");
+    let expected = "parent: started container PID ";
+    assert!(out.stderr.contains(expected), "{out:#?}");
     assert!(
         out.stderr.contains(&format!(" with {flags}\n")),
         "flags should be spelled {flags}\n{out:#?}"
