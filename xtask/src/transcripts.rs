@@ -21,7 +21,8 @@
 //! What changes from run to run is replaced ([`normalise`]): the host's hostname (on a line of its
 //! own) by `<hostname>`, host PIDs by `<pid>`, namespace
 //! inode numbers by `ns-1`, `ns-2`... in order of appearance (so equal stays equal), MAC
-//! addresses, interface indexes, ping times, IPC keys. And one race is settled: the parent's
+//! addresses, interface indexes, ping times, IPC keys, and the kernel's number of capabilities
+//! (`all <N> capabilities`). And one race is settled: the parent's
 //! `started container` line and the child's `running as PID` line come in either order, and
 //! are shown parent first ([`settle_race`]).
 
@@ -289,6 +290,12 @@ pub fn normalise(text: &str) -> String {
             }
         });
         line = replace_decimal_after(&line, " time=<n>");
+        // How many capabilities the kernel knows (cap_last_cap + 1) depends on its version:
+        // `all 41 capabilities` -> `all <N> capabilities`.
+        line = replace_digits(&line, |prefix, _, rest| {
+            ((prefix.ends_with("all ") || prefix.ends_with(" of ")) && rest.starts_with(" capabilities"))
+                .then(|| "<N>".to_string())
+        });
         if let Some(i) = line.find("rtt min/avg/max/mdev = ") {
             line = format!("{}rtt min/avg/max/mdev = <times> ms\n", &line[..i]);
         }
@@ -502,7 +509,9 @@ mod tests {
                     1 packets transmitted, 1 received, 0% packet loss, time 0ms\n\
                     rtt min/avg/max/mdev = 0.061/0.061/0.061/0.000 ms\n\
                     0x5f3a2b1c 0          root       644\n\
-                    4026532201 uts 1 container\n";
+                    4026532201 uts 1 container\n\
+                    [x] child: uid 0, gid 0, all 41 capabilities, inside the user namespace\n\
+                    [x] child: uid 0, gid 0, 3 of 41 capabilities\n";
         let expected = "uts:[ns-1] uts:[ns-2] uts:[ns-1]\n\
                     [x] parent: started container PID <pid> with F\n[x] child: running as PID 1\n\
                     wrote to /proc/<pid>/uid_map; ip link add veth netns <pid>\n\
@@ -513,7 +522,9 @@ mod tests {
                     1 packets transmitted, 1 received, 0% packet loss, time <n>ms\n\
                     rtt min/avg/max/mdev = <times> ms\n\
                     0x<key> 0 root 644\n\
-                    ns-2 uts 1 container\n";
+                    ns-2 uts 1 container\n\
+                    [x] child: uid 0, gid 0, all <N> capabilities, inside the user namespace\n\
+                    [x] child: uid 0, gid 0, 3 of <N> capabilities\n";
         assert_eq!(normalise(text), expected);
     }
 
