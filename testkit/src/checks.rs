@@ -1,7 +1,7 @@
 //! The checks the steps' tests run. Each step's `tests/` calls the ones its lesson has reached,
 //! so a later step still proves what every earlier step established.
 
-use crate::{namespaces, root_or_skip, run, sh, Out, Step, NOBODY};
+use crate::{namespaces, root_or_skip, run, sh, Out, Step};
 use std::path::Path;
 
 /// The one line of stderr that is not narration; fails unless there is exactly one.
@@ -177,14 +177,13 @@ fn run_as_nobody(step: Step, args: &[&str]) -> Out {
 }
 
 fn run_as_nobody_with_path(step: Step, path: &str, args: &[&str]) -> Out {
+    let nobody = Step {
+        wrap: &[],
+        as_nobody: true,
+        ..step
+    };
     let mut argv: Vec<String> = vec!["env".into(), format!("PATH={path}")];
-    let mut bin = step.bin.to_string();
-    if crate::is_root() {
-        argv.splice(0..0, NOBODY.map(String::from));
-        bin = crate::reachable_by_nobody(step.bin).display().to_string();
-    }
-    argv.push(bin);
-    argv.extend(args.iter().map(|a| a.to_string()));
+    argv.extend(nobody.argv(args));
     run(&argv)
 }
 
@@ -603,12 +602,7 @@ pub fn only_standard_fds(step: Step) {
     if !step.may_run() {
         return;
     }
-    // Start the step with fds 0, 1 and 2 only, whatever this test process inherited.
-    let close_the_rest =
-        "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done; exec \"$@\"";
-    let mut argv: Vec<String> = ["bash", "-c", close_the_rest, "bash"].map(String::from).to_vec();
-    argv.extend(step.argv(&["-q", "sh", "-c", "echo ready; read _; exit 0"]));
-    let running = crate::Running::start(&argv);
+    let running = step.start_with_standard_fds_only(&["-q"]);
     let dir = format!("/proc/{}/fd", running.container);
     let mut fds: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

@@ -317,12 +317,7 @@ pub fn only_standard_fds_with_init(step: Step) {
     if !step.may_run() {
         return;
     }
-    // Start the step with fds 0, 1 and 2 only, whatever this test process inherited.
-    let close_the_rest =
-        "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done; exec \"$@\"";
-    let mut argv: Vec<String> = ["bash", "-c", close_the_rest, "bash"].map(String::from).to_vec();
-    argv.extend(step.argv(&["-q", "--init", "sh", "-c", "echo ready; read _; exit 0"]));
-    let running = Running::start(&argv);
+    let running = step.start_with_standard_fds_only(&["-q", "--init"]);
     let command = children(running.container);
     assert_eq!(command.len(), 1, "init should have one child, the command");
     let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", command[0]))

@@ -84,13 +84,27 @@ impl Step {
         run(&self.argv(args))
     }
 
+    /// Like [`Step::start`], with fds 0, 1 and 2 only, whatever this test process inherited:
+    /// a bash closes the rest, then execs the step.
+    pub fn start_with_standard_fds_only(&self, args: &[&str]) -> Running {
+        let close_the_rest =
+            "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done; exec \"$@\"";
+        let mut argv: Vec<String> = ["bash", "-c", close_the_rest, "bash"].map(String::from).to_vec();
+        argv.extend(self.argv(args));
+        argv.extend(WAIT_FOR_STDIN.map(String::from));
+        Running::start(&argv)
+    }
+
     /// Start the step with a command that prints `ready` and then waits for stdin to close.
     pub fn start(&self, args: &[&str]) -> Running {
         let mut argv = self.argv(args);
-        argv.extend(["sh", "-c", "echo ready; read _; exit 0"].map(String::from));
+        argv.extend(WAIT_FOR_STDIN.map(String::from));
         Running::start(&argv)
     }
 }
+
+/// A command that prints `ready`, then waits for its stdin to close, for [`Running::start`].
+pub const WAIT_FOR_STDIN: [&str; 3] = ["sh", "-c", "echo ready; read _; exit 0"];
 
 /// `setpriv` arguments that drop to nobody, with no supplementary groups.
 pub const NOBODY: [&str; 4] = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
