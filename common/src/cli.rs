@@ -140,9 +140,6 @@ pub fn parse_from(step: &Step, args: impl IntoIterator<Item = OsString>) -> Resu
         let Some(opt) = opt else {
             bail!("unknown option '{}'", arg.to_string_lossy());
         };
-        if opt.name == "--help" {
-            return Ok(None);
-        }
         let value =
             match (opt.value, inline) {
                 (None, None) => None,
@@ -152,6 +149,9 @@ pub fn parse_from(step: &Step, args: impl IntoIterator<Item = OsString>) -> Resu
                     anyhow!("option '{}' needs a value: {} {placeholder}", opt.name, opt.name)
                 })?),
             };
+        if opt.name == "--help" {
+            return Ok(None);
+        }
         values.push((opt.name, value));
     }
     command.extend(args);
@@ -284,6 +284,7 @@ mod tests {
         let missing = parse(&["--rootfs"]).unwrap_err().to_string();
         assert!(missing.contains("needs a value"), "{missing}");
         assert!(parse(&["--init=yes"]).is_err());
+        assert!(parse(&["--help=1"]).is_err(), "a flag given a value is a mistake, even --help");
     }
 
     #[test]

@@ -47,9 +47,7 @@ pub fn run(command: &[CString]) -> Result<Infallible> {
     // signalfd: blocked signals wait as "pending" and the signalfd reads them. A PID 1 would
     // ignore most of them anyway, unless it has a handler or, as here, has them blocked.
     let handled: SigSet = FORWARDED.into_iter().chain([Signal::SIGCHLD]).collect();
-    let mut old_mask = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old_mask))
-        .context("init: sigprocmask() failed")?;
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), None).context("init: sigprocmask() failed")?;
     let signals = SignalFd::with_flags(&handled, SfdFlags::SFD_CLOEXEC).context("init: signalfd() failed")?;
 
     // SAFETY: after fork(2) only the calling thread exists in the child; it is safe because this
@@ -58,9 +56,8 @@ pub fn run(command: &[CString]) -> Result<Infallible> {
     // execs, or prints one line and exits.
     let command_pid = match unsafe { fork() }.context("init: fork() failed")? {
         ForkResult::Child => {
-            // The command gets the signal mask we started with, and default signal handling:
-            // as PID 2 it is an ordinary process, which SIGTERM ends.
-            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            // exec gives the command default signal handling and an empty signal mask: as PID 2
+            // it is an ordinary process, which SIGTERM ends.
             let err = match crate::exec(command) {
                 Ok(never) => match never {},
                 Err(err) => err,
@@ -95,6 +92,9 @@ pub fn run(command: &[CString]) -> Result<Infallible> {
                     say!("init: {name} ended; exiting with its status {status}");
                     std::process::exit(status);
                 }
+            }
+            Ok(sig) if crate::process::from_terminal(&info, command_pid) => {
+                say!("init: got {sig} from the terminal, which sent it to {name} too");
             }
             Ok(sig) => {
                 say!("init: got {sig}; forwarding it to {name} (PID {command_pid})");

@@ -5,8 +5,10 @@
 //! `diff` between two steps shows only the new namespace:
 //!
 //! - [`cli`]: the command line every step shares (`stepNN [OPTIONS] [--] [COMMAND [ARG...]]`);
-//! - [`clone_child`]: `clone(2)` with a 1 MiB stack, made as safe as it can be;
-//! - [`exec`]: `execvp(3)` with the exit codes a shell uses (127 not found, 126 not executable);
+//! - [`stack`] for `clone(2)`, and the [`Lifeline`] that makes the child die with its parent
+//!   (each step makes the `clone` call itself: it is the lesson);
+//! - [`exec`]: the command with fds 0-2 only and default signals, looked up in `PATH`, with
+//!   the exit codes a shell uses (127 not found, 126 not executable);
 //! - [`wait_for`]: wait for the child, forward signals to it, turn its end into our exit status;
 //! - [`say!`] for narration on stderr, and [`exit_with`] to print an error as one line;
 //! - [`userns::explain`]: why a user namespace could not be made here, from the sysctls;
@@ -25,7 +27,7 @@ mod tool;
 pub mod userns;
 
 pub use cli::{Args, Opt, Step};
-pub use process::{clone_child, exec, flag_names, wait_for, CloneFailed, STACK_SIZE};
+pub use process::{exec, flag_names, stack, wait_for, CloneFailed, Lifeline};
 pub use report::{exit_with, narrate, narrating, require_cap, Failure};
 pub use tool::run_tool;
 

@@ -5,67 +5,79 @@ use crate::{say, Args, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND};
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::libc;
+use nix::sys::resource::{getrlimit, Resource};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::{kill, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{siginfo, SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{execvp, pipe2, Pid};
+use nix::unistd::{execv, getpgid, getpgrp, pipe2, Pid};
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::time::Instant;
 
-/// The child's stack: 1 MiB, on the heap, as the article's `char container_stack[1024*1024]`.
+/// The size of the child's stack: 1 MiB, as the article's `char container_stack[1024*1024]`.
 pub const STACK_SIZE: usize = 1024 * 1024;
 
 /// The signals the parent passes on to the container instead of dying of them.
 const FORWARDED: [Signal; 4] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
 
-/// Spell `flags` like the C constants, e.g. `CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD`.
-pub fn flag_names(flags: CloneFlags) -> String {
-    let mut names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
-    names.push("SIGCHLD");
-    names.join(" | ")
+/// A stack for the child that `clone(2)` starts: zeroed memory on the heap. The kernel starts
+/// the child with its stack pointer at the *end* of it, because on x86 and ARM a stack grows
+/// down, towards lower addresses; nix's `clone` does that arithmetic for us.
+pub fn stack() -> Vec<u8> {
+    vec![0u8; STACK_SIZE]
 }
 
-/// Run `child` in a new process made by `clone(2)` with `flags`, and return its PID.
+/// Spell `flags` like the C constants, e.g. `CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD`, with the
+/// exit signal last if there is one.
+pub fn flag_names(flags: CloneFlags, exit_signal: Option<Signal>) -> String {
+    let names = flags.iter_names().map(|(name, _)| name);
+    let names: Vec<&str> = names.chain(exit_signal.map(Signal::as_str)).collect();
+    match names.is_empty() {
+        true => "0".to_string(),
+        false => names.join(" | "),
+    }
+}
+
+/// What ties the child to its parent, made before `clone(2)` and used on both sides of it:
+/// the child dies with the parent, and signals meant for the container wait for it.
 ///
-/// The child gets `SIGCHLD` as its exit signal, so the parent can `waitpid` for it like any
-/// child. Before running `child` it arranges to be killed if the parent dies. If `child`
-/// returns an error, the child prints it as one line and exits with its status (125 unless
-/// the error says otherwise, as [`exec`] does for 126 and 127).
-///
-/// The parent blocks the signals that [`wait_for`] forwards; the child unblocks them.
-pub fn clone_child(flags: CloneFlags, mut child: impl FnMut() -> Result<Infallible>) -> Result<Pid> {
-    let mut stack = vec![0u8; STACK_SIZE];
+/// - A pipe whose write end only the parent holds: when the parent dies, even by SIGKILL, the
+///   kernel closes it, and a child that was too late to ask for `PR_SET_PDEATHSIG` sees
+///   end-of-file instead. Both ends close on exec, so the command never sees them.
+/// - The signals [`wait_for`] forwards are blocked from before `clone` until the parent reads
+///   them from a signalfd, so none is lost or kills the parent in between.
+pub struct Lifeline {
+    parent_alive: OwnedFd,
+    parent_alive_w: OwnedFd,
+}
 
-    // A pipe whose write end only the parent holds: when the parent dies, the kernel closes it,
-    // and the child sees end-of-file. Both ends close on exec, so the command never sees them.
-    let (parent_alive, parent_alive_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
-    let parent_alive_w_raw = parent_alive_w.as_raw_fd();
+impl Lifeline {
+    /// Make the pipe and block the forwarded signals. Call it just before `clone`.
+    pub fn new() -> Result<Lifeline> {
+        let (parent_alive, parent_alive_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded()), None).context("sigprocmask() failed")?;
+        Ok(Lifeline {
+            parent_alive,
+            parent_alive_w,
+        })
+    }
 
-    let forwarded: SigSet = FORWARDED.into_iter().chain([Signal::SIGCHLD]).collect();
-    let mut old_mask = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
-        .context("sigprocmask() failed")?;
-
-    let callback = Box::new(|| {
-        // Give the command the signal mask we started with.
-        if let Err(e) = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None) {
-            eprintln!(
-                "{}: error: sigprocmask() failed in the child: {e}",
-                crate::cli::program()
-            );
-            return crate::EXIT_STEP_FAILED as isize;
-        }
-        // If the parent dies, even by SIGKILL, the kernel sends us SIGKILL: prctl(2), PR_SET_PDEATHSIG.
-        // The parent may have died before this call; then the pipe is already at end-of-file.
+    /// In the child, first thing: ask to die with the parent, then run `child`. Returns the
+    /// exit status if `child` fails, after printing its error as one line.
+    pub fn run_child(&self, child: impl FnOnce() -> Result<Infallible>) -> isize {
+        // If the parent dies, even by SIGKILL, the kernel sends us SIGKILL: prctl(2),
+        // PR_SET_PDEATHSIG. The kernel clears this when the command changes its uid or execs a
+        // setuid program (prctl(2)); `--init` keeps a process of ours as PID 1 for that case.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-        let _ = nix::unistd::close(parent_alive_w_raw); // our copy; only the parent's must keep it open
-        let mut fds = [PollFd::new(parent_alive.as_fd(), PollFlags::POLLIN)];
+        let _ = nix::unistd::close(self.parent_alive_w.as_raw_fd()); // our copy: only the parent's counts
+        let mut fds = [PollFd::new(self.parent_alive.as_fd(), PollFlags::POLLIN)];
         if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
-            return crate::EXIT_STEP_FAILED as isize;
+            return crate::EXIT_STEP_FAILED as isize; // the parent died before we asked
         }
         match child() {
             Ok(never) => match never {},
@@ -74,27 +86,25 @@ pub fn clone_child(flags: CloneFlags, mut child: impl FnMut() -> Result<Infallib
                 status_of(&err) as isize
             }
         }
-    });
+    }
 
-    // SAFETY: nix::sched::clone is unsafe because the child runs `callback` on `stack` while
-    // sharing whatever `flags` tell it to share. We never pass CLONE_VM, CLONE_FILES or
-    // CLONE_SIGHAND, so, like fork(2), the child gets its own copy of our memory (the stack
-    // included) and of our file descriptors, and nothing it does can corrupt the parent's.
-    // This process is single-threaded (the steps start no threads), so no lock is held by
-    // another thread at the moment of the copy, and the child may allocate and print.
-    let result = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(Signal::SIGCHLD as i32)) };
-    // The parent keeps the write end open until it exits, however it exits.
-    std::mem::forget(parent_alive_w);
-    match result {
-        Ok(pid) => Ok(pid),
-        Err(errno) => {
-            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-            Err(clone_error(errno, flags))
-        }
+    /// In the parent, after `clone`: the child's PID, or why `clone` failed. The parent keeps
+    /// the pipe's write end open until it exits, however it exits.
+    pub fn started(self, cloned: nix::Result<Pid>, flags: CloneFlags) -> Result<Pid> {
+        std::mem::forget(self.parent_alive_w);
+        cloned.map_err(|errno| {
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&forwarded()), None);
+            CloneFailed { errno, flags }.into()
+        })
     }
 }
 
-/// The error [`clone_child`] returns when `clone(2)` fails, so that a step can explain it further.
+/// The signals the parent forwards, and SIGCHLD, which tells it the child ended.
+fn forwarded() -> SigSet {
+    FORWARDED.into_iter().chain([Signal::SIGCHLD]).collect()
+}
+
+/// The error [`Lifeline::started`] returns when `clone(2)` failed, so that a step can explain it.
 #[derive(Debug)]
 pub struct CloneFailed {
     pub errno: Errno,
@@ -115,7 +125,7 @@ impl std::fmt::Display for CloneFailed {
         write!(
             f,
             "clone({}) failed: {}: {hint}",
-            flag_names(self.flags),
+            flag_names(self.flags, Some(Signal::SIGCHLD)),
             self.errno
         )
     }
@@ -123,11 +133,14 @@ impl std::fmt::Display for CloneFailed {
 
 impl std::error::Error for CloneFailed {}
 
-fn clone_error(errno: Errno, flags: CloneFlags) -> anyhow::Error {
-    CloneFailed { errno, flags }.into()
-}
-
-/// Replace this process with `command`, looked up in `PATH` like a shell does: `execvp(3)`.
+/// Replace this process with `command`, looked up in `PATH` as a shell does: execve(2).
+///
+/// The command starts with a clean slate, whatever the step itself inherited (runc does the
+/// same before it execs a container's process):
+/// - only fds 0, 1 and 2: any other fd the caller left open could lead out of the container (an
+///   fd open on the host's `/` reaches every host file, whatever our root is);
+/// - every signal at its default action and none blocked: the Rust runtime ignores SIGPIPE,
+///   and an ignored signal stays ignored across exec, so `yes | head -1` would never end.
 ///
 /// Returns only on failure, with exit status 127 if the command was not found and 126 if it
 /// could not be executed, as a shell does.
@@ -139,13 +152,12 @@ pub fn exec(command: &[CString]) -> Result<Infallible> {
         )
         .into());
     };
+    close_other_fds()?;
+    default_signals()?;
     let name = program.to_string_lossy();
-    let errno = match execvp(program, command) {
-        Ok(never) => match never {},
-        Err(errno) => errno,
-    };
-    // execvp reports EACCES when some directory in PATH is closed to us, even if the command
-    // is in none of them; a shell calls that "not found", and so do we.
+    let errno = exec_in_path(program, command);
+    // EACCES from a directory in PATH closed to us, with the command in none of them, is what
+    // a shell calls "not found", and so do we.
     let not_found = matches!(errno, Errno::ENOENT | Errno::ENOTDIR)
         || (errno == Errno::EACCES && !name.contains('/') && !in_path(&name));
     let failure = match errno {
@@ -157,15 +169,73 @@ pub fn exec(command: &[CString]) -> Result<Infallible> {
             EXIT_NOT_EXECUTABLE,
             format!("{name}: cannot execute: {errno}: is it a directory, or missing its execute permission?"),
         ),
+        Errno::ENOEXEC => Failure::new(
+            EXIT_NOT_EXECUTABLE,
+            format!("{name}: cannot execute: {errno}: not a program for this machine, nor a script with #!"),
+        ),
         _ => Failure::new(EXIT_NOT_EXECUTABLE, format!("{name}: cannot execute: {errno}")),
     };
     Err(failure.into())
 }
 
+/// execv(3) `program` in each directory of `PATH` in turn, as execvp(3) does, but without
+/// execvp's fallback of feeding a file the kernel cannot execute (ENOEXEC) to `/bin/sh`.
+/// Returns the error that decides: EACCES if some file was there but not executable.
+fn exec_in_path(program: &CString, command: &[CString]) -> Errno {
+    if program.as_bytes().contains(&b'/') {
+        return execv(program, command).unwrap_err();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
+    let mut result = Errno::ENOENT;
+    for dir in std::env::split_paths(&path) {
+        let Ok(full) = CString::new(dir.join(program.to_string_lossy().as_ref()).into_os_string().into_vec())
+        else {
+            continue;
+        };
+        match execv(&full, command).unwrap_err() {
+            Errno::ENOENT | Errno::ENOTDIR => {}
+            Errno::EACCES => result = Errno::EACCES,
+            errno => return errno,
+        }
+    }
+    result
+}
+
+/// Where a command is looked up when `PATH` is not set, as glibc's execvp does.
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
 /// Whether a file called `name` exists in some directory of `PATH`.
 fn in_path(name: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
     std::env::split_paths(&path).any(|dir| dir.join(name).exists())
+}
+
+/// Mark every fd above 2 close-on-exec: close_range(2) with `CLOSE_RANGE_CLOEXEC` (Linux 5.11).
+/// Older kernels: the same, one fd at a time, up to our limit on open files.
+fn close_other_fds() -> Result<()> {
+    // SAFETY: close_range only sets a flag on fds of this process; it touches no memory.
+    let done = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if done == 0 {
+        return Ok(());
+    }
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit(RLIMIT_NOFILE) failed")?;
+    for fd in 3..hard.min(1 << 20) as i32 {
+        // SAFETY: F_SETFD only sets a flag on an fd number; one that is not open is EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Every signal back to its default action (SIG_DFL), and none blocked: sigaction(2).
+fn default_signals() -> Result<()> {
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for signal in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: SIG_DFL installs no handler of ours, so no code of ours can run in a signal
+        // context; this only undoes an "ignore" we or our caller set.
+        unsafe { sigaction(signal, &default) }.with_context(|| format!("sigaction({signal}) failed"))?;
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).context("sigprocmask() failed")?;
+    Ok(())
 }
 
 /// Wait for the container to end, and return the exit status the step should end with:
@@ -224,9 +294,21 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
             if sig == Signal::SIGCHLD {
                 continue;
             }
-            say!("parent: got {sig}; forwarding it to the container");
-            let _ = kill(child, sig);
+            if from_terminal(&info, child) {
+                say!("parent: got {sig} from the terminal, which sent it to the container too");
+            } else {
+                say!("parent: got {sig}; forwarding it to the container");
+                let _ = kill(child, sig);
+            }
             kill_at.get_or_insert(Instant::now() + args.stop_timeout);
         }
     }
+}
+
+/// Whether the terminal sent this signal (Ctrl-C, Ctrl-\\) to a process group that `child` is
+/// in too: the kernel then delivered it to the child as well, and forwarding it would deliver
+/// it twice. The kernel marks signals it sends itself with `si_code` SI_KERNEL.
+pub(crate) fn from_terminal(info: &siginfo, child: Pid) -> bool {
+    const SI_KERNEL: i32 = 0x80;
+    info.ssi_code == SI_KERNEL && getpgid(Some(child)).ok() == Some(getpgrp())
 }

@@ -10,6 +10,7 @@
 use anyhow::Result;
 use common::{say, Args, Step};
 use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
 use nix::unistd::getpid;
 use std::convert::Infallible;
 
@@ -37,17 +38,36 @@ fn container_main(args: &Args) -> Result<Infallible> {
 // ANCHOR_END: child
 
 // ANCHOR: parent
-/// What the parent does: start the child with `clone`, then wait for it to end.
 fn main() {
     let args = common::cli::parse(&STEP);
     common::exit_with(start_container(&args));
 }
 
+/// What the parent does: start the child with `clone`, then wait for it to end.
 fn start_container(args: &Args) -> Result<i32> {
-    let child = common::clone_child(FLAGS, || container_main(args))?;
+    let mut stack = common::stack();
+    let lifeline = common::Lifeline::new()?;
+    // ANCHOR: clone
+    // SAFETY: nix's `clone` is unsafe for the reasons fork(2) is, and because the kernel cannot
+    // check the stack we hand it. Without CLONE_VM the child runs on its own copy of our memory,
+    // as after fork: nothing it does can corrupt ours, and it may allocate and print, because
+    // this program starts no threads, so no lock in its copy is held by a thread that is not
+    // there. What the copy does not make safe: `stack` has no guard page, so a child that used
+    // more than its 1 MiB would overwrite other memory unnoticed; container_main stays far
+    // below that (nothing in it recurses).
+    let cloned = unsafe {
+        nix::sched::clone(
+            Box::new(|| lifeline.run_child(|| container_main(args))),
+            &mut stack,
+            FLAGS,
+            Some(Signal::SIGCHLD as i32), // the kernel tells us with SIGCHLD when the child ends
+        )
+    };
+    // ANCHOR_END: clone
+    let child = lifeline.started(cloned, FLAGS)?;
     say!(
         "parent: started container PID {child} with {}",
-        common::flag_names(FLAGS)
+        common::flag_names(FLAGS, Some(Signal::SIGCHLD))
     );
     common::wait_for(child, args)
 }

@@ -9,22 +9,18 @@
 //! Which inside ID is which outside ID, the parent writes into `/proc/PID/uid_map` and
 //! `gid_map`, while the child waits on a pipe: until then it would be `nobody` (65534).
 //!
-//! Try, as an ordinary user: `target/debug/step06-user sh -c 'id; hostname; echo $$; ps -e'`.
+//! The maps and the pipe are in `userns.rs`. Try, as an ordinary user: `target/debug/step06-user sh -c 'id; hostname; echo $$; ps -e'`.
 
-use anyhow::{bail, Context, Result};
-use caps::CapSet;
+mod rootfs;
+mod userns;
+
+use anyhow::{Context, Result};
 use common::{say, Args, Opt, Step};
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::{
-    chdir, close, getegid, geteuid, getgid, getpid, getuid, pipe2, pivot_root, read, sethostname, Pid,
-};
+use nix::unistd::{getpid, sethostname};
 use std::convert::Infallible;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 const STEP: Step = Step {
@@ -69,15 +65,15 @@ const HOSTNAME: &str = "container";
 // ANCHOR: child
 /// What the child does: the article's `container_main`. It runs in the new process, so
 /// everything it changes, it changes for itself and the command it execs.
-fn container_main(args: &Args, maps_written: &OwnedFd) -> Result<Infallible> {
+fn container_main(args: &Args, maps: &userns::Release) -> Result<Infallible> {
     say!("child: running as PID {}", getpid());
-    wait_for_id_maps(maps_written)?;
-    show_identity()?;
+    maps.wait()?;
+    userns::show_identity()?;
     set_hostname()?;
-    make_mounts_private()?;
+    rootfs::make_mounts_private()?;
     match args.value("--rootfs") {
-        Some(rootfs) => enter_rootfs(Path::new(rootfs))?,
-        None => mount_proc(Path::new("/proc"))?,
+        Some(dir) => rootfs::enter(&rootfs::check(Path::new(dir))?)?,
+        None => rootfs::mount_proc()?,
     }
     // PID 1 must reap orphans and handle signals; --init puts a minimal init there for that.
     if args.flag("--init") {
@@ -98,285 +94,49 @@ fn set_hostname() -> Result<()> {
 }
 // ANCHOR_END: hostname
 
-// ANCHOR: identity
-/// Block until the parent closes its end of the pipe: then our ID maps are written.
-fn wait_for_id_maps(maps_written: &OwnedFd) -> Result<()> {
-    let mut byte = [0u8; 1];
-    loop {
-        match read(maps_written, &mut byte) {
-            Ok(0) => return Ok(()),
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(errno) => bail!("waiting for the ID maps: read() failed: {errno}"),
-        }
-    }
-}
-
-/// Show who we are now: uid and gid 0, and every capability, in our own user namespace.
-fn show_identity() -> Result<()> {
-    let effective = caps::read(None, CapSet::Effective).context("reading our capabilities failed")?;
-    let known = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
-    let count = match known.is_subset(&effective) {
-        true => format!("all {}", known.len()),
-        false => format!("{} of {}", effective.len(), known.len()),
-    };
-    say!(
-        "child: uid {}, gid {}, {count} capabilities, inside the user namespace",
-        getuid(),
-        getgid()
-    );
-    Ok(())
-}
-// ANCHOR_END: identity
-
-// ANCHOR: private
-/// Cut every mount in our new namespace off from the host's.
-///
-/// `CLONE_NEWNS` copies the parent's mounts *with their propagation type*. Where `/` is a
-/// shared mount (every systemd machine: see `findmnt -o TARGET,PROPAGATION /`), a mount made
-/// inside would propagate back to the host: the article's C code, run there, replaces the
-/// host's /proc with the container's. `MS_REC | MS_PRIVATE` on `/` stops propagation both ways.
-/// See mount_namespaces(7), "Shared subtrees".
-fn make_mounts_private() -> Result<()> {
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("making / private: mount(\"/\", MS_REC | MS_PRIVATE) failed")?;
-    say!("child: made / recursively private, so no mount leaks to the host");
-    Ok(())
-}
-// ANCHOR_END: private
-
-// ANCHOR: proc
-/// Mount a fresh proc on `target`. proc(5) shows the processes of the PID namespace of
-/// whoever mounts it, so this one shows only the container's: `ps` reads it.
-fn mount_proc(target: &Path) -> Result<()> {
-    mount_fs(
-        "proc",
-        target,
-        "proc",
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None,
-    )
-}
-// ANCHOR_END: proc
-
-// ANCHOR: rootfs
-/// The article's "mini image": mount what a root filesystem needs into `rootfs`, then make
-/// it the container's `/`.
-fn enter_rootfs(rootfs: &Path) -> Result<()> {
-    // pivot_root(2) needs the new root to be a mount point: bind-mount the directory onto itself.
-    mount(
-        Some(rootfs),
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind-mounting {} onto itself failed", rootfs.display()))?;
-
-    let nosuid_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount_proc(&rootfs.join("proc"))?;
-    mount_sysfs(&rootfs.join("sys"))?;
-    mount_fs(
-        "tmpfs",
-        &rootfs.join("tmp"),
-        "tmpfs",
-        nosuid_nodev,
-        Some("mode=1777"),
-    )?;
-    mount_dev(&rootfs.join("dev"))?;
-
-    // Docker bind-mounts these from the host, so the container resolves names as the host does.
-    for file in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
-        let (host, inside) = (Path::new("/").join(file), rootfs.join(file));
-        if host.exists() && inside.exists() {
-            mount(Some(&host), &inside, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .with_context(|| format!("bind-mounting {} failed", host.display()))?;
-        }
-    }
-
-    // Now swap roots. chroot(2) would only change where this process starts resolving "/":
-    // the host's whole tree stays mounted in the namespace, and a root process can walk back
-    // out of a chroot. pivot_root(2) moves the old root off "/", and once we unmount it no path
-    // leads back to the host's files. pivot_root(".", ".") stacks the old root on top of the
-    // new one, and umount2(".", MNT_DETACH) takes it away (see the NOTES of pivot_root(2)).
-    chdir(rootfs).with_context(|| format!("chdir({}) failed", rootfs.display()))?;
-    pivot_root(".", ".").context("pivot_root(\".\", \".\") failed")?;
-    umount2(".", MntFlags::MNT_DETACH)
-        .context("unmounting the old root: umount2(\".\", MNT_DETACH) failed")?;
-    chdir("/").context("chdir(\"/\") failed")?;
-    say!(
-        "child: {} is now /, with its own /proc, /sys, /tmp and /dev",
-        rootfs.display()
-    );
-    Ok(())
-}
-
-/// Mount sysfs on `target`, or bind the host's /sys where a user namespace may not.
-///
-/// The kernel lets a user namespace mount sysfs only if it also owns the network namespace
-/// (sysfs shows network devices); this step has none of its own yet, so mount(2) says EPERM.
-/// Docker does the same as our fallback when it runs a container without a network namespace.
-fn mount_sysfs(target: &Path) -> Result<()> {
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-    match mount(Some("sysfs"), target, Some("sysfs"), flags, None::<&str>) {
-        Ok(()) => {
-            say!("child: mounted sysfs on {}", target.display());
-            Ok(())
-        }
-        Err(Errno::EPERM) => {
-            mount(
-                Some("/sys"),
-                target,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .with_context(|| format!("bind-mounting /sys on {} failed", target.display()))?;
-            say!("child: may not mount sysfs without a network namespace; bound the host's /sys instead");
-            Ok(())
-        }
-        Err(errno) => {
-            Err(errno).with_context(|| format!("mount(\"sysfs\", \"{}\") failed", target.display()))
-        }
-    }
-}
-
-/// A minimal /dev: a tmpfs with a few harmless devices bound from the host, and a private
-/// devpts for terminals. The article mounts devtmpfs here, which hands the container every
-/// device of the host, disks included; runc and Docker do as we do.
-fn mount_dev(dev: &Path) -> Result<()> {
-    mount_fs(
-        "tmpfs",
-        dev,
-        "tmpfs",
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("mode=755"),
-    )?;
-    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
-        let node = dev.join(name);
-        std::fs::File::create(&node).with_context(|| format!("creating {} failed", node.display()))?;
-        mount(
-            Some(&Path::new("/dev").join(name)),
-            &node,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .with_context(|| format!("bind-mounting /dev/{name} failed"))?;
-    }
-    for dir in ["pts", "shm"] {
-        std::fs::create_dir(dev.join(dir))
-            .with_context(|| format!("creating {}/{dir} failed", dev.display()))?;
-    }
-    // newinstance: the container's ptys are its own, not the host's.
-    mount_fs(
-        "devpts",
-        &dev.join("pts"),
-        "devpts",
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=620"),
-    )?;
-    mount_fs(
-        "tmpfs",
-        &dev.join("shm"),
-        "tmpfs",
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=1777"),
-    )?;
-    std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx")).context("creating /dev/ptmx failed")?;
-    Ok(())
-}
-
-/// mount(2) a new filesystem of type `fstype`, with an error that names the call.
-fn mount_fs(source: &str, target: &Path, fstype: &str, flags: MsFlags, data: Option<&str>) -> Result<()> {
-    mount(Some(source), target, Some(fstype), flags, data).with_context(|| {
-        format!(
-            "mount(\"{source}\", \"{}\", \"{fstype}\") failed",
-            target.display()
-        )
-    })?;
-    say!("child: mounted {fstype} on {}", target.display());
-    Ok(())
-}
-
-/// Check `--rootfs DIR` before starting anything, so a mistake costs one clear line.
-fn check_rootfs(rootfs: &Path) -> Result<()> {
-    let how = "build one with tools/mkrootfs DIR";
-    if !rootfs.is_dir() {
-        bail!("--rootfs {}: not a directory: {how}", rootfs.display());
-    }
-    if !rootfs.join("bin/sh").exists() {
-        bail!(
-            "--rootfs {}: it has no bin/sh, so it is not a root filesystem: {how}",
-            rootfs.display()
-        );
-    }
-    Ok(())
-}
-// ANCHOR_END: rootfs
-
 // ANCHOR: parent
-/// What the parent does: start the child with `clone`, then wait for it to end.
 fn main() {
     let args = common::cli::parse(&STEP);
     common::exit_with(start_container(&args));
 }
 
+/// What the parent does: start the child with `clone`, then wait for it to end.
 fn start_container(args: &Args) -> Result<i32> {
     // No CAP_SYS_ADMIN needed: the user namespace is made first, and we own what comes after.
-    if let Some(rootfs) = args.value("--rootfs") {
-        check_rootfs(Path::new(rootfs))?;
+    if let Some(dir) = args.value("--rootfs") {
+        rootfs::check(Path::new(dir))?;
     }
-    // The child waits on this pipe until we have written its ID maps, and goes on at EOF, when
-    // we close our end. O_CLOEXEC: the command never sees it.
-    let (maps_written, maps_written_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
-    let writer = maps_written_w.as_raw_fd();
-    let child = common::clone_child(FLAGS, || {
-        let _ = close(writer); // the child's copy of our end, or it would never see EOF
-        container_main(args, &maps_written).map_err(common::userns::explain)
-    })
-    .map_err(common::userns::explain)?;
+    // The child waits on this pipe until we have written its ID maps.
+    let maps = userns::Release::new()?;
+    let mut stack = common::stack();
+    let lifeline = common::Lifeline::new()?;
+    // ANCHOR: clone
+    // SAFETY: nix's `clone` is unsafe for the reasons fork(2) is, and because the kernel cannot
+    // check the stack we hand it. Without CLONE_VM the child runs on its own copy of our memory,
+    // as after fork: nothing it does can corrupt ours, and it may allocate and print, because
+    // this program starts no threads, so no lock in its copy is held by a thread that is not
+    // there. What the copy does not make safe: `stack` has no guard page, so a child that used
+    // more than its 1 MiB would overwrite other memory unnoticed; container_main stays far
+    // below that (nothing in it recurses).
+    let cloned = unsafe {
+        nix::sched::clone(
+            Box::new(|| lifeline.run_child(|| container_main(args, &maps).map_err(common::userns::explain))),
+            &mut stack,
+            FLAGS,
+            Some(Signal::SIGCHLD as i32), // the kernel tells us with SIGCHLD when the child ends
+        )
+    };
+    // ANCHOR_END: clone
+    let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
     say!(
         "parent: started container PID {child} with {}",
-        common::flag_names(FLAGS)
+        common::flag_names(FLAGS, Some(Signal::SIGCHLD))
     );
-    if let Err(err) = write_id_maps(child) {
+    if let Err(err) = userns::write_id_maps(child).and_then(|()| maps.go()) {
         let _ = kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
         return Err(err);
     }
-    drop(maps_written_w); // EOF: the child may go on
     common::wait_for(child, args)
 }
 // ANCHOR_END: parent
-
-// ANCHOR: maps
-/// Map root inside the child's user namespace to our own IDs outside: user_namespaces(7),
-/// "User and group ID mappings", <https://man7.org/linux/man-pages/man7/user_namespaces.7.html>.
-/// Each line is `ID-inside ID-outside count`; an unprivileged process may map just its own ID.
-///
-/// The article's C code ignores errors here, and on kernels since 3.19 its gid_map write fails
-/// silently: an unprivileged process must first write `deny` to /proc/PID/setgroups, so that
-/// nobody inside can drop a group with setgroups(2) that the host used to keep them out.
-fn write_id_maps(child: Pid) -> Result<()> {
-    write_proc_file(child, "uid_map", &format!("0 {} 1", geteuid()))?;
-    write_proc_file(child, "setgroups", "deny")?;
-    write_proc_file(child, "gid_map", &format!("0 {} 1", getegid()))
-}
-
-fn write_proc_file(child: Pid, name: &str, line: &str) -> Result<()> {
-    let path = format!("/proc/{child}/{name}");
-    if !Path::new("/proc/self").exists() {
-        bail!("cannot write {path}: /proc is not mounted here; mount it with: mount -t proc proc /proc");
-    }
-    std::fs::write(&path, format!("{line}\n"))
-        .with_context(|| format!("writing '{line}' to {path} failed"))?;
-    say!("parent: wrote '{line}' to {path}");
-    Ok(())
-}
-// ANCHOR_END: maps
