@@ -1,4 +1,4 @@
-//! Hardening: what step02-uts does when people press Ctrl-C, kill terminals, mistype commands
+//! Hardening: what this step does when people press Ctrl-C, kill terminals, mistype commands
 //! and run ten copies at once. The checks live in `testkit::hardening`; each test is one line.
 
 use testkit::{checks, hardening, Step};

@@ -1,5 +1,6 @@
-//! What step05 shows: `clone()` runs the command in a child process that shares every
-//! namespace with us. Run as a subprocess: `clone` never runs inside the test process.
+//! What this step shows, checked as a learner would see it: from inside (the command's output)
+//! and from outside (/proc/PID/ns, nsenter, the host), and every earlier step's lesson again.
+//! Each test runs the step's binary as a subprocess: `clone` never runs in the test process.
 
 use testkit::{checks, Step};
 
