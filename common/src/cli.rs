@@ -284,7 +284,10 @@ mod tests {
         let missing = parse(&["--rootfs"]).unwrap_err().to_string();
         assert!(missing.contains("needs a value"), "{missing}");
         assert!(parse(&["--init=yes"]).is_err());
-        assert!(parse(&["--help=1"]).is_err(), "a flag given a value is a mistake, even --help");
+        assert!(
+            parse(&["--help=1"]).is_err(),
+            "a flag given a value is a mistake, even --help"
+        );
     }
 
     #[test]

@@ -6,10 +6,12 @@ use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::libc;
-use nix::sys::resource::{getrlimit, Resource};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::resource::{getrlimit, Resource};
+use nix::sys::signal::{
+    kill, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+};
 use nix::sys::signalfd::{siginfo, SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{execv, getpgid, getpgrp, pipe2, Pid};
@@ -188,8 +190,11 @@ fn exec_in_path(program: &CString, command: &[CString]) -> Errno {
     let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
     let mut result = Errno::ENOENT;
     for dir in std::env::split_paths(&path) {
-        let Ok(full) = CString::new(dir.join(program.to_string_lossy().as_ref()).into_os_string().into_vec())
-        else {
+        let Ok(full) = CString::new(
+            dir.join(program.to_string_lossy().as_ref())
+                .into_os_string()
+                .into_vec(),
+        ) else {
             continue;
         };
         match execv(&full, command).unwrap_err() {

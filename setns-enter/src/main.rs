@@ -94,7 +94,7 @@ fn enter(args: &mut Args) -> Result<i32> {
                 Errno::EINVAL => "the kernel refused this namespace (a multi-threaded process may not enter a user namespace)",
                 _ => "see setns(2)",
             };
-            anyhow!("setns(/proc/{pid}/ns/{kind}, {}) failed: {errno}: {why}", common::flag_names(*flag).trim_end_matches(" | SIGCHLD"))
+            anyhow!("setns(/proc/{pid}/ns/{kind}, {}) failed: {errno}: {why}", common::flag_names(*flag, None))
         })?;
         say!("entered the {kind} namespace of PID {pid}");
     }
@@ -103,7 +103,20 @@ fn enter(args: &mut Args) -> Result<i32> {
     // ANCHOR: fork
     // Our own PID cannot change: only a child of ours is born in the container's PID
     // namespace. clone(2) with no flags is a fork(2); the child runs the command, we wait.
-    let child = common::clone_child(CloneFlags::empty(), || run_command(args))?;
+    let mut stack = common::stack();
+    let lifeline = common::Lifeline::new()?;
+    // SAFETY: as in every step's clone call: no CLONE_VM, so the child runs on its own copy of
+    // our memory, and this program starts no threads, so no lock in that copy is held; the
+    // child only changes directory and execs, far within its 1 MiB stack.
+    let cloned = unsafe {
+        nix::sched::clone(
+            Box::new(|| lifeline.run_child(|| run_command(args))),
+            &mut stack,
+            CloneFlags::empty(),
+            Some(nix::sys::signal::Signal::SIGCHLD as i32),
+        )
+    };
+    let child = lifeline.started(cloned, CloneFlags::empty())?;
     say!("started {} as PID {child}", args.command[0].to_string_lossy());
     common::wait_for(child, args)
     // ANCHOR_END: fork

@@ -84,7 +84,8 @@ fn write_proc_file(child: Pid, name: &str, line: &str) -> Result<()> {
     if !Path::new("/proc/self").exists() {
         bail!("cannot write {path}: /proc is not mounted here; mount it with: mount -t proc proc /proc");
     }
-    std::fs::write(&path, format!("{line}\n")).with_context(|| format!("writing '{line}' to {path} failed"))?;
+    std::fs::write(&path, format!("{line}\n"))
+        .with_context(|| format!("writing '{line}' to {path} failed"))?;
     say!("parent: wrote '{line}' to {path}");
     Ok(())
 }
@@ -99,7 +100,11 @@ pub fn show_identity() -> Result<()> {
         true => format!("all {}", known.len()),
         false => format!("{} of {}", effective.len(), known.len()),
     };
-    say!("child: uid {}, gid {}, {count} capabilities, inside the user namespace", getuid(), getgid());
+    say!(
+        "child: uid {}, gid {}, {count} capabilities, inside the user namespace",
+        getuid(),
+        getgid()
+    );
     Ok(())
 }
 // ANCHOR_END: identity

@@ -32,8 +32,14 @@ use std::path::{Path, PathBuf};
 /// host's /proc with the container's. `MS_REC | MS_PRIVATE` on `/` stops propagation both ways.
 /// See mount_namespaces(7), "Shared subtrees".
 pub fn make_mounts_private() -> Result<()> {
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .context("making / private: mount(\"/\", MS_REC | MS_PRIVATE) failed")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making / private: mount(\"/\", MS_REC | MS_PRIVATE) failed")?;
     say!("child: made / recursively private, so no mount leaks to the host");
     Ok(())
 }
@@ -65,13 +71,29 @@ pub fn enter(rootfs: &Path) -> Result<()> {
     let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
     mount(Some(rootfs), rootfs, None::<&str>, bind, None::<&str>)
         .with_context(|| format!("bind-mounting {} onto itself failed", rootfs.display()))?;
-    let root = open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .with_context(|| format!("opening {} failed", rootfs.display()))?;
+    let root = open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("opening {} failed", rootfs.display()))?;
 
     let (nosuid_nodev, noexec) = (MsFlags::MS_NOSUID | MsFlags::MS_NODEV, MsFlags::MS_NOEXEC);
-    mount_on(&open_in(&root, "proc")?, "/proc", "proc", nosuid_nodev | noexec, None)?;
+    mount_on(
+        &open_in(&root, "proc")?,
+        "/proc",
+        "proc",
+        nosuid_nodev | noexec,
+        None,
+    )?;
     mount_sysfs(&open_in(&root, "sys")?)?;
-    mount_on(&open_in(&root, "tmp")?, "/tmp", "tmpfs", nosuid_nodev, Some("mode=1777"))?;
+    mount_on(
+        &open_in(&root, "tmp")?,
+        "/tmp",
+        "tmpfs",
+        nosuid_nodev,
+        Some("mode=1777"),
+    )?;
     mount_dev(&root)?;
     bind_host_files(&root)?;
 
@@ -82,9 +104,13 @@ pub fn enter(rootfs: &Path) -> Result<()> {
     // new one, and umount2(".", MNT_DETACH) takes it away (see the NOTES of pivot_root(2)).
     fchdir(&root).with_context(|| format!("chdir({}) failed", rootfs.display()))?;
     pivot_root(".", ".").context("pivot_root(\".\", \".\") failed")?;
-    umount2(".", MntFlags::MNT_DETACH).context("unmounting the old root: umount2(\".\", MNT_DETACH) failed")?;
+    umount2(".", MntFlags::MNT_DETACH)
+        .context("unmounting the old root: umount2(\".\", MNT_DETACH) failed")?;
     chdir("/").context("chdir(\"/\") failed")?;
-    say!("child: {} is now /, with its own /proc, /tmp and /dev", rootfs.display());
+    say!(
+        "child: {} is now /, with its own /proc, /tmp and /dev",
+        rootfs.display()
+    );
     Ok(())
 }
 
@@ -106,7 +132,13 @@ fn mount_sysfs(target: &OwnedFd) -> Result<()> {
 /// devpts for terminals. The article mounts devtmpfs here, which hands the container every
 /// device of the host, disks included; runc and Docker do as we do.
 fn mount_dev(root: &OwnedFd) -> Result<()> {
-    mount_on(&open_in(root, "dev")?, "/dev", "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("mode=755"))?;
+    mount_on(
+        &open_in(root, "dev")?,
+        "/dev",
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=755"),
+    )?;
     // Open it again: the name now leads into our tmpfs. Check that it does, in case DIR/dev
     // was swapped meanwhile, and create every file with O_EXCL, so nothing is overwritten.
     let dev = open_in(root, "dev")?;
@@ -117,18 +149,35 @@ fn mount_dev(root: &OwnedFd) -> Result<()> {
         let node = openat(&dev, name, create_new(), Mode::from_bits_truncate(0o666))
             .with_context(|| format!("creating /dev/{name} failed"))?;
         let host = format!("/dev/{name}");
-        mount(Some(host.as_str()), &fd_path(&node), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .with_context(|| format!("bind-mounting {host} failed"))?;
+        mount(
+            Some(host.as_str()),
+            &fd_path(&node),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind-mounting {host} failed"))?;
     }
     let nosuid_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     for (dir, fstype, flags, data) in [
         // newinstance: the container's ptys are its own, not the host's.
-        ("pts", "devpts", nosuid_noexec, "newinstance,ptmxmode=0666,mode=620"),
+        (
+            "pts",
+            "devpts",
+            nosuid_noexec,
+            "newinstance,ptmxmode=0666,mode=620",
+        ),
         ("shm", "tmpfs", nosuid_noexec | MsFlags::MS_NODEV, "mode=1777"),
     ] {
         mkdirat(&dev, dir, Mode::from_bits_truncate(0o755))
             .with_context(|| format!("creating /dev/{dir} failed"))?;
-        mount_on(&open_in(&dev, dir)?, &format!("/dev/{dir}"), fstype, flags, Some(data))?;
+        mount_on(
+            &open_in(&dev, dir)?,
+            &format!("/dev/{dir}"),
+            fstype,
+            flags,
+            Some(data),
+        )?;
     }
     symlinkat("pts/ptmx", &dev, "ptmx").context("creating /dev/ptmx failed")?;
     Ok(())
@@ -151,8 +200,14 @@ fn bind_host_files(root: &OwnedFd) -> Result<()> {
         if !host.exists() || !is_file(&target) {
             continue;
         }
-        mount(Some(&host), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .with_context(|| format!("bind-mounting {} failed", host.display()))?;
+        mount(
+            Some(&host),
+            &fd_path(&target),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind-mounting {} failed", host.display()))?;
         // A bind mount starts writable whatever we ask; remounting makes it read-only. The new
         // name leads into the bind; a swapped one is not a mount point, and remount refuses it.
         let bound = open_in(root, name)?;
@@ -230,13 +285,16 @@ fn is_file(fd: &OwnedFd) -> bool {
 pub fn check(rootfs: &Path) -> Result<PathBuf> {
     let how = "build one with tools/mkrootfs DIR";
     let Ok(absolute) = rootfs.canonicalize() else {
-        bail!("--rootfs {}: no such directory: {how}", rootfs.display());
+        bail!("--rootfs {}: not a directory: {how}", rootfs.display());
     };
     if !absolute.is_dir() {
         bail!("--rootfs {}: not a directory: {how}", rootfs.display());
     }
     if !absolute.join("bin/sh").exists() {
-        bail!("--rootfs {}: it has no bin/sh, so it is not a root filesystem: {how}", rootfs.display());
+        bail!(
+            "--rootfs {}: it has no bin/sh, so it is not a root filesystem: {how}",
+            rootfs.display()
+        );
     }
     Ok(absolute)
 }

@@ -456,7 +456,7 @@ pub fn rootfs_becomes_root(step: Step) {
             "dev-null-is-a-device",
             "tmp-writable",
             "/ /dev /dev/full /dev/null /dev/pts /dev/random /dev/shm /dev/tty /dev/urandom /dev/zero \
-             /etc/hostname /etc/hosts /etc/resolv.conf /proc /sys /tmp",
+             /etc/hosts /etc/resolv.conf /proc /sys /tmp",
             "1 ps"
         ],
         "{out:#?}"

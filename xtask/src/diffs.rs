@@ -2,9 +2,9 @@
 //!
 //! For each step after the first: its `Cargo.toml`, `src/` and `tests/`, compared with the
 //! previous step's by `diff -u`, file by file, with paths that read `step04-pid/src/main.rs`
-//! and no timestamps, so the output depends on the code alone. A test file is named after its
-//! step (`tests/step03.rs`, `tests/step04.rs`); it is compared with its predecessor's, not
-//! shown as one file deleted and another added.
+//! and no timestamps, so the output depends on the code alone. Every step names its files
+//! alike (`src/rootfs.rs`, `tests/lesson.rs`), so a file is compared with its predecessor's,
+//! and a file new in the step shows as added from /dev/null.
 
 use crate::{short_name, steps};
 use anyhow::{bail, Context, Result};
@@ -51,7 +51,7 @@ pub fn write(root: &Path) -> Result<Vec<String>> {
     Ok(written)
 }
 
-/// The files of a step the book compares, keyed by their path with the step number taken out.
+/// The files of a step the book compares, keyed by their path within the step.
 fn files(root: &Path, step: &str) -> Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
     let base = root.join(step);
@@ -63,8 +63,7 @@ fn files(root: &Path, step: &str) -> Result<BTreeMap<String, String>> {
             }
         } else if path.is_file() {
             let rel = path.strip_prefix(&base)?.to_string_lossy().into_owned();
-            let key = rel.replace(short_name(step), "stepNN");
-            files.insert(key, rel);
+            files.insert(rel.clone(), rel);
         }
     }
     Ok(files)

@@ -2,10 +2,12 @@
 //! check exactly what the commands write.
 //!
 //! - [`diffs`]: the diff from each step to the next, for the book;
+//! - [`drift`]: the files a step carries over are the previous step's, unless a table says why;
 //! - [`transcripts`]: real runs of the steps, with what changes between runs normalised;
 //! - [`linkcheck`]: the built book has no broken local link and no unresolved `{{#`.
 
 pub mod diffs;
+pub mod drift;
 pub mod linkcheck;
 pub mod transcripts;
 

@@ -1,0 +1,49 @@
+//! The files a step carries over from the step before are the same, unless `xtask::drift`'s
+//! table says why a step changes one.
+
+use xtask::{drift, workspace};
+
+#[test]
+fn carried_files_do_not_drift() {
+    let drifted = drift::check(&workspace()).unwrap();
+    assert!(
+        drifted.is_empty(),
+        "a step changed a file it carries over from the step before:\n{}\n\
+         Make the same change in every step that carries the file (the diff between two steps \
+         should show only the new namespace), or, if this step must differ, add the file to \
+         xtask/src/drift.rs's CHANGED table with the reason. (If you edited a step for an \
+         exercise, this is expected: the check is for the tutorial's maintainers.)",
+        drifted.join("\n")
+    );
+}
+
+/// The check fails when one carried line changes: it compares a scratch copy of two steps.
+#[test]
+fn one_changed_line_is_drift() {
+    let root = workspace();
+    let scratch = tempdir();
+    for step in ["step05-mount", "step06-user"] {
+        for dir in ["src", "tests"] {
+            std::fs::create_dir_all(scratch.join(step).join(dir)).unwrap();
+        }
+        for file in ["Cargo.toml", "src/main.rs", "src/rootfs.rs"] {
+            std::fs::copy(root.join(step).join(file), scratch.join(step).join(file)).unwrap();
+        }
+    }
+    assert_eq!(drift::check(&scratch).unwrap(), Vec::<String>::new());
+    let copy = scratch.join("step06-user/src/rootfs.rs");
+    let text = std::fs::read_to_string(&copy).unwrap();
+    std::fs::write(&copy, text.replacen("mode=1777", "mode=0777", 1)).unwrap();
+    assert_eq!(
+        drift::check(&scratch).unwrap(),
+        ["step06-user/src/rootfs.rs differs from step05-mount/src/rootfs.rs"]
+    );
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+/// A directory of our own under target/, made fresh (fails if it exists).
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("drift-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    dir
+}
