@@ -43,11 +43,7 @@ pub struct Args {
 impl Args {
     /// The value given to option `name` (`None` if it was not given).
     pub fn value(&self, name: &str) -> Option<&OsStr> {
-        self.values
-            .iter()
-            .rev()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| v.as_deref())
+        self.values.iter().rev().find(|(n, _)| *n == name).and_then(|(_, v)| v.as_deref())
     }
 
     /// Whether flag `name` was given.
@@ -56,25 +52,31 @@ impl Args {
     }
 }
 
+/// `--init`, which steps 04 on accept: see [`crate::init`].
+pub const INIT: Opt = Opt {
+    name: "--init",
+    value: None,
+    help: "run a minimal init as PID 1 that forwards signals to COMMAND and reaps orphans",
+};
+
+/// `--rootfs DIR`, which steps 05 on accept.
+pub const ROOTFS: Opt = Opt {
+    name: "--rootfs",
+    value: Some("DIR"),
+    help: "make DIR the container's root filesystem (build one with tools/mkrootfs DIR)",
+};
+
 const DEFAULT_COMMAND: &str = "/bin/bash";
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 const COMMON_OPTIONS: &[Opt] = &[
-    Opt {
-        name: "--quiet",
-        value: None,
-        help: "no narration on stderr (errors are still printed)",
-    },
+    Opt { name: "--quiet", value: None, help: "no narration on stderr (errors are still printed)" },
     Opt {
         name: "--stop-timeout",
         value: Some("SECS"),
         help: "after forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT, wait this long, then SIGKILL (default 10)",
     },
-    Opt {
-        name: "--help",
-        value: None,
-        help: "print this help and exit",
-    },
+    Opt { name: "--help", value: None, help: "print this help and exit" },
 ];
 
 static PROGRAM: OnceLock<&'static str> = OnceLock::new();
@@ -164,11 +166,7 @@ pub fn parse_from(step: &Step, args: impl IntoIterator<Item = OsString>) -> Resu
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| anyhow!("an argument contains a NUL byte"))?;
 
-    let mut args = Args {
-        command,
-        stop_timeout: DEFAULT_STOP_TIMEOUT,
-        values,
-    };
+    let mut args = Args { command, stop_timeout: DEFAULT_STOP_TIMEOUT, values };
     crate::report::set_quiet(args.flag("--quiet"));
     if let Some(secs) = args.value("--stop-timeout") {
         let secs: f64 = secs
@@ -176,10 +174,7 @@ pub fn parse_from(step: &Step, args: impl IntoIterator<Item = OsString>) -> Resu
             .and_then(|s| s.parse().ok())
             .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 1e6)
             .ok_or_else(|| {
-                anyhow!(
-                    "--stop-timeout takes a number of seconds, not '{}'",
-                    secs.to_string_lossy()
-                )
+                anyhow!("--stop-timeout takes a number of seconds, not '{}'", secs.to_string_lossy())
             })?;
         args.stop_timeout = Duration::from_secs_f64(secs);
     }
@@ -199,11 +194,7 @@ pub fn help(step: &Step) -> String {
             "--quiet" => "-q, ",
             _ => "    ",
         };
-        let left = format!(
-            "{short}{}{}",
-            opt.name,
-            opt.value.map(|v| format!(" {v}")).unwrap_or_default()
-        );
+        let left = format!("{short}{}{}", opt.name, opt.value.map(|v| format!(" {v}")).unwrap_or_default());
         out += &format!("  {left:<26} {}\n", opt.help);
     }
     out += "\nExit status: the command's own; 128+N if it was killed by signal N; 127 if it was not found;\n\
@@ -220,16 +211,8 @@ mod tests {
         about: "a test step",
         needs: "nothing",
         options: &[
-            Opt {
-                name: "--rootfs",
-                value: Some("DIR"),
-                help: "a directory",
-            },
-            Opt {
-                name: "--init",
-                value: None,
-                help: "a flag",
-            },
+            Opt { name: "--rootfs", value: Some("DIR"), help: "a directory" },
+            Opt { name: "--init", value: None, help: "a flag" },
         ],
     };
 
@@ -284,10 +267,7 @@ mod tests {
         let missing = parse(&["--rootfs"]).unwrap_err().to_string();
         assert!(missing.contains("needs a value"), "{missing}");
         assert!(parse(&["--init=yes"]).is_err());
-        assert!(
-            parse(&["--help=1"]).is_err(),
-            "a flag given a value is a mistake, even --help"
-        );
+        assert!(parse(&["--help=1"]).is_err(), "a flag given a value is a mistake, even --help");
     }
 
     #[test]

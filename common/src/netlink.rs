@@ -25,13 +25,9 @@ pub struct Netlink {
 
 impl Netlink {
     pub fn open() -> Result<Netlink> {
-        let socket = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkRoute,
-        )
-        .context("socket(AF_NETLINK, NETLINK_ROUTE) failed")?;
+        let socket =
+            socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkRoute)
+                .context("socket(AF_NETLINK, NETLINK_ROUTE) failed")?;
         Ok(Netlink { socket, seq: 0 })
     }
 
@@ -43,8 +39,7 @@ impl Netlink {
         body.extend((index(name)? as i32).to_ne_bytes()); // ifi_index
         body.extend((libc::IFF_UP as u32).to_ne_bytes()); // ifi_flags
         body.extend((libc::IFF_UP as u32).to_ne_bytes()); // ifi_change: only IFF_UP
-        self.request(libc::RTM_NEWLINK, 0, &body)
-            .with_context(|| format!("`ip link set {name} up` failed"))
+        self.request(libc::RTM_NEWLINK, 0, &body).with_context(|| format!("`ip link set {name} up` failed"))
     }
 
     /// `ip addr add ADDRESS/PREFIX dev NAME`: RTM_NEWADDR with the local and peer address.
@@ -96,11 +91,7 @@ impl Netlink {
         let len =
             recv(self.socket.as_raw_fd(), &mut reply, MsgFlags::empty()).context("netlink recv() failed")?;
         let reply = &reply[..len];
-        let field = |at: usize, n: usize| {
-            reply
-                .get(at..at + n)
-                .ok_or_else(|| anyhow!("short netlink reply"))
-        };
+        let field = |at: usize, n: usize| reply.get(at..at + n).ok_or_else(|| anyhow!("short netlink reply"));
         let kind = u16::from_ne_bytes(field(4, 2)?.try_into().unwrap());
         if kind != libc::NLMSG_ERROR as u16 {
             bail!("unexpected netlink reply of type {kind}");

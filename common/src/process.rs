@@ -63,10 +63,7 @@ impl Lifeline {
     pub fn new() -> Result<Lifeline> {
         let (parent_alive, parent_alive_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded()), None).context("sigprocmask() failed")?;
-        Ok(Lifeline {
-            parent_alive,
-            parent_alive_w,
-        })
+        Ok(Lifeline { parent_alive, parent_alive_w })
     }
 
     /// In the child, first thing: ask to die with the parent, then run `child`. Returns the
@@ -124,12 +121,7 @@ impl std::fmt::Display for CloneFailed {
             Errno::ENOMEM | Errno::EAGAIN => "the system is out of memory or processes; try again",
             _ => "see clone(2)",
         };
-        write!(
-            f,
-            "clone({}) failed: {}: {hint}",
-            flag_names(self.flags, Some(Signal::SIGCHLD)),
-            self.errno
-        )
+        write!(f, "clone({}) failed: {}: {hint}", flag_names(self.flags, Some(Signal::SIGCHLD)), self.errno)
     }
 }
 
@@ -190,11 +182,8 @@ fn exec_in_path(program: &CString, command: &[CString]) -> Errno {
     let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
     let mut result = Errno::ENOENT;
     for dir in std::env::split_paths(&path) {
-        let Ok(full) = CString::new(
-            dir.join(program.to_string_lossy().as_ref())
-                .into_os_string()
-                .into_vec(),
-        ) else {
+        let Ok(full) = CString::new(dir.join(program.to_string_lossy().as_ref()).into_os_string().into_vec())
+        else {
             continue;
         };
         match execv(&full, command).unwrap_err() {
@@ -262,10 +251,7 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
                 return Ok(status);
             }
             Ok(WaitStatus::Signaled(_, sig, _)) => {
-                say!(
-                    "parent: container was killed by {sig}; our status is {}",
-                    128 + sig as i32
-                );
+                say!("parent: container was killed by {sig}; our status is {}", 128 + sig as i32);
                 return Ok(128 + sig as i32);
             }
             Ok(_) | Err(Errno::EINTR) => {}

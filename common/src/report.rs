@@ -35,10 +35,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(status: i32, message: impl Into<String>) -> Self {
-        Failure {
-            status,
-            message: message.into(),
-        }
+        Failure { status, message: message.into() }
     }
 }
 
@@ -52,9 +49,7 @@ impl std::error::Error for Failure {}
 
 /// The exit status an error should end the step with.
 pub(crate) fn status_of(err: &anyhow::Error) -> i32 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Failure>())
-        .map_or(crate::EXIT_STEP_FAILED, |f| f.status)
+    err.chain().find_map(|e| e.downcast_ref::<Failure>()).map_or(crate::EXIT_STEP_FAILED, |f| f.status)
 }
 
 /// Print `err` as one line on stderr, `stepNN-x: error: what failed: why`.

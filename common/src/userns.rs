@@ -8,10 +8,7 @@ use nix::errno::Errno;
 
 /// Add to `err` the reason user namespaces failed here, if we can tell; otherwise return it as is.
 pub fn explain(err: anyhow::Error) -> anyhow::Error {
-    let clone = err
-        .chain()
-        .find_map(|e| e.downcast_ref::<CloneFailed>())
-        .map(|c| c.errno);
+    let clone = err.chain().find_map(|e| e.downcast_ref::<CloneFailed>()).map(|c| c.errno);
     let errno = clone.or_else(|| err.chain().find_map(|e| e.downcast_ref::<Errno>()).copied());
     let hint = match (clone.is_some(), errno) {
         (true, Some(Errno::ENOSPC)) => match sysctl("/proc/sys/user/max_user_namespaces") {

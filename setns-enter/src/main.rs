@@ -55,8 +55,7 @@ fn enter(args: &mut Args) -> Result<i32> {
     }
     let pid = args.command.remove(0).to_string_lossy().into_owned();
     if args.command.is_empty() {
-        args.command
-            .push(std::ffi::CString::new("/bin/bash").expect("no NUL"));
+        args.command.push(std::ffi::CString::new("/bin/bash").expect("no NUL"));
     }
     let pid: u32 = pid
         .parse()

@@ -9,11 +9,7 @@ const ENTER: &str = env!("CARGO_BIN_EXE_setns-enter");
 fn step_bin(name: &str) -> &'static str {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.ancestors().nth(2).unwrap().join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with cargo test --workspace",
-        bin.display()
-    );
+    assert!(bin.exists(), "{} is missing: run the tests with cargo test --workspace", bin.display());
     Box::leak(bin.display().to_string().into_boxed_str())
 }
 
@@ -47,19 +43,13 @@ fn the_command_is_in_the_pid_namespace_of_step04() {
         return;
     }
     let running = step.start(&["-q"]);
-    let out = enter(
-        running.container,
-        &["sh", "-c", "echo $$; readlink /proc/self/ns/pid"],
-    );
+    let out = enter(running.container, &["sh", "-c", "echo $$; readlink /proc/self/ns/pid"]);
     out.assert_status(0);
     let theirs = namespaces(&running.container.to_string());
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{out:#?}");
     let pid: u32 = lines[0].parse().unwrap();
-    assert!(
-        pid > 1 && pid < 10,
-        "the command should have a small PID in the container: {out:#?}"
-    );
+    assert!(pid > 1 && pid < 10, "the command should have a small PID in the container: {out:#?}");
     assert_eq!(lines[1], theirs["pid"], "{out:#?}");
     running.finish().assert_status(0);
 }
@@ -79,17 +69,12 @@ fn enters_every_namespace_of_step05() {
     out.assert_status(0);
     let mut lines = out.stdout.lines();
     for kind in ["uts", "ipc", "pid", "mnt", "net", "user"] {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("no line for {kind}: {out:#?}"));
+        let line = lines.next().unwrap_or_else(|| panic!("no line for {kind}: {out:#?}"));
         assert_eq!(line, format!("{kind} {}", theirs[kind]), "{out:#?}");
     }
     // The container's sh, the `read` it waits in is a builtin; ours: sh, ls, grep.
     let count: u32 = lines.next().unwrap().parse().unwrap();
-    assert!(
-        count < 10,
-        "the container's /proc should list only its own few processes: {out:#?}"
-    );
+    assert!(count < 10, "the container's /proc should list only its own few processes: {out:#?}");
     running.finish().assert_status(0);
 }
 
@@ -102,17 +87,11 @@ fn errors_are_one_line() {
 
     let out = run(&[ENTER, "not-a-pid"]);
     out.assert_status(125);
-    assert!(
-        testkit::checks::one_error_line(&out).contains("'not-a-pid' is not a PID"),
-        "{out:#?}"
-    );
+    assert!(testkit::checks::one_error_line(&out).contains("'not-a-pid' is not a PID"), "{out:#?}");
 
     let out = run(&[ENTER]);
     out.assert_status(125);
-    assert!(
-        testkit::checks::one_error_line(&out).contains("usage: setns-enter PID"),
-        "{out:#?}"
-    );
+    assert!(testkit::checks::one_error_line(&out).contains("usage: setns-enter PID"), "{out:#?}");
 }
 
 /// Without privilege over the container's namespaces, setns fails with a line that says so.

@@ -65,10 +65,7 @@ fn start_container(args: &Args) -> Result<i32> {
     };
     // ANCHOR_END: clone
     let child = lifeline.started(cloned, FLAGS)?;
-    say!(
-        "parent: started container PID {child} with {}",
-        common::flag_names(FLAGS, Some(Signal::SIGCHLD))
-    );
+    say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
     common::wait_for(child, args)
 }
 // ANCHOR_END: parent

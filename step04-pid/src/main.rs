@@ -11,7 +11,7 @@
 
 use anyhow::{Context, Result};
 use caps::Capability;
-use common::{say, Args, Opt, Step};
+use common::{say, Args, Step};
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::{getpid, sethostname};
@@ -23,11 +23,7 @@ const STEP: Step = Step {
             host's IPC objects are out of sight, and COMMAND is PID 1. ps still shows the host's\n\
             processes, because /proc is still the host's (step05 fixes that).",
     needs: "root (CAP_SYS_ADMIN), to create the namespaces; step06-user needs none",
-    options: &[Opt {
-        name: "--init",
-        value: None,
-        help: "run a minimal init as PID 1 that forwards signals to COMMAND and reaps orphans",
-    }],
+    options: &[common::cli::INIT],
 };
 
 // ANCHOR: flags
@@ -100,10 +96,7 @@ fn start_container(args: &Args) -> Result<i32> {
     };
     // ANCHOR_END: clone
     let child = lifeline.started(cloned, FLAGS)?;
-    say!(
-        "parent: started container PID {child} with {}",
-        common::flag_names(FLAGS, Some(Signal::SIGCHLD))
-    );
+    say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
     common::wait_for(child, args)
 }
 // ANCHOR_END: parent

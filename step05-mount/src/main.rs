@@ -13,7 +13,7 @@ mod rootfs;
 
 use anyhow::{Context, Result};
 use caps::Capability;
-use common::{say, Args, Opt, Step};
+use common::{say, Args, Step};
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::{getpid, sethostname};
@@ -26,18 +26,7 @@ const STEP: Step = Step {
             the host's IPC objects are out of sight, COMMAND is PID 1, and a fresh /proc shows\n\
             only the container's processes. With --rootfs, DIR becomes the container's /.",
     needs: "root (CAP_SYS_ADMIN), to create the namespaces; step06-user needs none",
-    options: &[
-        Opt {
-            name: "--rootfs",
-            value: Some("DIR"),
-            help: "make DIR the container's root filesystem (build one with tools/mkrootfs DIR)",
-        },
-        Opt {
-            name: "--init",
-            value: None,
-            help: "run a minimal init as PID 1 that forwards signals to COMMAND and reaps orphans",
-        },
-    ],
+    options: &[common::cli::ROOTFS, common::cli::INIT],
 };
 
 // ANCHOR: flags
@@ -120,10 +109,7 @@ fn start_container(args: &Args) -> Result<i32> {
     };
     // ANCHOR_END: clone
     let child = lifeline.started(cloned, FLAGS)?;
-    say!(
-        "parent: started container PID {child} with {}",
-        common::flag_names(FLAGS, Some(Signal::SIGCHLD))
-    );
+    say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
     common::wait_for(child, args)
 }
 // ANCHOR_END: parent

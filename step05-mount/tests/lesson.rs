@@ -22,10 +22,7 @@ fn default_is_bash() {
 }
 #[test]
 fn narrates_on_stderr() {
-    checks::narrates_on_stderr(
-        STEP,
-        "CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | SIGCHLD",
-    )
+    checks::narrates_on_stderr(STEP, "CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | SIGCHLD")
 }
 #[test]
 fn help() {

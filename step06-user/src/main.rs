@@ -15,7 +15,7 @@ mod rootfs;
 mod userns;
 
 use anyhow::{Context, Result};
-use common::{say, Args, Opt, Step};
+use common::{say, Args, Step};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
@@ -29,18 +29,7 @@ const STEP: Step = Step {
             with its own hostname 'container', IPC objects, PID 1 and /proc, while the host sees\n\
             the user who started it. With --rootfs, DIR becomes the container's /.",
     needs: "nothing: any user can run it, where user namespaces are enabled",
-    options: &[
-        Opt {
-            name: "--rootfs",
-            value: Some("DIR"),
-            help: "make DIR the container's root filesystem (build one with tools/mkrootfs DIR)",
-        },
-        Opt {
-            name: "--init",
-            value: None,
-            help: "run a minimal init as PID 1 that forwards signals to COMMAND and reaps orphans",
-        },
-    ],
+    options: &[common::cli::ROOTFS, common::cli::INIT],
 };
 
 // ANCHOR: flags
@@ -128,10 +117,7 @@ fn start_container(args: &Args) -> Result<i32> {
     };
     // ANCHOR_END: clone
     let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
-    say!(
-        "parent: started container PID {child} with {}",
-        common::flag_names(FLAGS, Some(Signal::SIGCHLD))
-    );
+    say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
     if let Err(err) = userns::write_id_maps(child).and_then(|()| maps.go()) {
         let _ = kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);

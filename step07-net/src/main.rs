@@ -8,8 +8,8 @@
 //! - inside: `lo` and `eth0` up, an address on `eth0`, a default route through the bridge.
 //!
 //! Each change is printed as the `ip` command that makes it, so you can repeat it by hand.
-//! The network code is in `net.rs`.
 //! Making the host's end needs root; run as an ordinary user, the container gets `lo` only.
+//! The network code is in `net.rs`.
 //!
 //! Try it in a throwaway network namespace, so the host's network is left alone:
 //! `sudo unshare --net target/debug/step07-net sh -c 'ip addr; ping -c1 192.168.10.1'`.
@@ -35,26 +35,10 @@ const STEP: Step = Step {
             Try it inside a throwaway network namespace: sudo unshare --net step07-net",
     needs: "root for the network link (CAP_NET_ADMIN on the host); without it, lo only",
     options: &[
-        Opt {
-            name: "--rootfs",
-            value: Some("DIR"),
-            help: "make DIR the container's root filesystem (build one with tools/mkrootfs DIR)",
-        },
-        Opt {
-            name: "--init",
-            value: None,
-            help: "run a minimal init as PID 1 that forwards signals to COMMAND and reaps orphans",
-        },
-        Opt {
-            name: "--bridge",
-            value: Some("NAME"),
-            help: "the bridge to connect to (default lxcbr0)",
-        },
-        Opt {
-            name: "--subnet",
-            value: Some("CIDR"),
-            help: "the bridge's subnet; the bridge is its first address (default 192.168.10.0/24)",
-        },
+        common::cli::ROOTFS,
+        common::cli::INIT,
+        Opt { name: "--bridge", value: Some("NAME"), help: "the bridge to connect to (default lxcbr0)" },
+        Opt { name: "--subnet", value: Some("CIDR"), help: "the bridge's subnet (default 192.168.10.0/24)" },
         Opt {
             name: "--ip",
             value: Some("ADDR"),
@@ -152,10 +136,7 @@ fn start_container(args: &Args) -> Result<i32> {
     };
     // ANCHOR_END: clone
     let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
-    say!(
-        "parent: started container PID {child} with {}",
-        common::flag_names(FLAGS, Some(Signal::SIGCHLD))
-    );
+    say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
     let set_up = userns::write_id_maps(child).and_then(|()| net::connect(child, &network, &maps));
     if let Err(err) = set_up.and_then(|()| maps.go()) {
         let _ = kill(child, Signal::SIGKILL);

@@ -46,21 +46,14 @@ pub fn set_up_network(link: &str) -> Result<()> {
 fn parse_link(link: &str) -> Option<((Ipv4Addr, u8), Ipv4Addr)> {
     let (address, gateway) = link.split_once(' ')?;
     let (address, prefix) = address.split_once('/')?;
-    Some((
-        (address.parse().ok()?, prefix.parse().ok()?),
-        gateway.parse().ok()?,
-    ))
+    Some(((address.parse().ok()?, prefix.parse().ok()?), gateway.parse().ok()?))
 }
 
 /// Our network interfaces and whether they are up, e.g. "lo (down)": getifaddrs(3).
 fn interfaces() -> Result<String> {
     let mut seen: Vec<String> = Vec::new();
     for ifa in getifaddrs().context("getifaddrs() failed")? {
-        let up = if ifa.flags.contains(InterfaceFlags::IFF_UP) {
-            "up"
-        } else {
-            "down"
-        };
+        let up = if ifa.flags.contains(InterfaceFlags::IFF_UP) { "up" } else { "down" };
         let entry = format!("{} ({up})", ifa.interface_name);
         if !seen.contains(&entry) {
             seen.push(entry);
@@ -96,10 +89,7 @@ pub fn connect(child: Pid, network: &Network, maps: &crate::userns::Release) -> 
     make_bridge(network, gateway)?;
     let (host_end, address) = add_veth(child, network)?;
     maps.send(&format!("{address}/{} {gateway}", network.prefix))?;
-    say!(
-        "parent: container is {address} on {} via {host_end}",
-        network.bridge
-    );
+    say!("parent: container is {address} on {} via {host_end}", network.bridge);
     Ok(())
 }
 
@@ -158,11 +148,7 @@ fn add_veth(child: Pid, network: &Network) -> Result<(String, Ipv4Addr)> {
             Err(err) => return Err(err).context("connecting the container failed"),
         }
     }
-    bail!(
-        "no free address left in {}/{} (or --ip is taken)",
-        network.subnet,
-        network.prefix
-    )
+    bail!("no free address left in {}/{} (or --ip is taken)", network.subnet, network.prefix)
 }
 
 /// Whether `ip` failed because the interface or address exists already (EEXIST).
@@ -187,26 +173,19 @@ impl Network {
             bail!("--bridge {bridge}: not an interface name (1 to 15 characters, no '/', ' ' or ':')");
         }
         let subnet = text("--subnet", "192.168.10.0/24");
-        let parsed = subnet
-            .split_once('/')
-            .and_then(|(a, p)| Some((a.parse::<Ipv4Addr>().ok()?, p.parse().ok()?)));
+        let parsed =
+            subnet.split_once('/').and_then(|(a, p)| Some((a.parse::<Ipv4Addr>().ok()?, p.parse().ok()?)));
         let (address, prefix): (Ipv4Addr, u32) = match parsed {
             Some((a, p)) if (8..=30).contains(&p) => (a, p),
             _ => bail!("--subnet {subnet}: expected an IPv4 subnet such as 192.168.10.0/24 (prefix 8 to 30)"),
         };
         let mask = u32::MAX << (32 - prefix);
-        let network = Network {
-            bridge,
-            subnet: Ipv4Addr::from(u32::from(address) & mask),
-            prefix,
-            ip: None,
-        };
+        let network = Network { bridge, subnet: Ipv4Addr::from(u32::from(address) & mask), prefix, ip: None };
         let ip = match args.value("--ip").map(|v| v.to_str().unwrap_or("?")) {
             None => None,
             Some(text) => {
-                let ip: Ipv4Addr = text
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("--ip {text}: not an IPv4 address"))?;
+                let ip: Ipv4Addr =
+                    text.parse().map_err(|_| anyhow::anyhow!("--ip {text}: not an IPv4 address"))?;
                 let n = u32::from(ip).wrapping_sub(u32::from(network.subnet));
                 if u32::from(ip) & mask != u32::from(network.subnet) || n < 2 || n > !mask - 1 {
                     bail!("--ip {ip}: not a free host address in {subnet} (the bridge has the first)");

@@ -32,14 +32,8 @@ use std::path::{Path, PathBuf};
 /// host's /proc with the container's. `MS_REC | MS_PRIVATE` on `/` stops propagation both ways.
 /// See mount_namespaces(7), "Shared subtrees".
 pub fn make_mounts_private() -> Result<()> {
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("making / private: mount(\"/\", MS_REC | MS_PRIVATE) failed")?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .context("making / private: mount(\"/\", MS_REC | MS_PRIVATE) failed")?;
     say!("child: made / recursively private, so no mount leaks to the host");
     Ok(())
 }
@@ -71,29 +65,13 @@ pub fn enter(rootfs: &Path) -> Result<()> {
     let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
     mount(Some(rootfs), rootfs, None::<&str>, bind, None::<&str>)
         .with_context(|| format!("bind-mounting {} onto itself failed", rootfs.display()))?;
-    let root = open(
-        rootfs,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .with_context(|| format!("opening {} failed", rootfs.display()))?;
+    let root = open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .with_context(|| format!("opening {} failed", rootfs.display()))?;
 
     let (nosuid_nodev, noexec) = (MsFlags::MS_NOSUID | MsFlags::MS_NODEV, MsFlags::MS_NOEXEC);
-    mount_on(
-        &open_in(&root, "proc")?,
-        "/proc",
-        "proc",
-        nosuid_nodev | noexec,
-        None,
-    )?;
+    mount_on(&open_in(&root, "proc")?, "/proc", "proc", nosuid_nodev | noexec, None)?;
     mount_sysfs(&open_in(&root, "sys")?)?;
-    mount_on(
-        &open_in(&root, "tmp")?,
-        "/tmp",
-        "tmpfs",
-        nosuid_nodev,
-        Some("mode=1777"),
-    )?;
+    mount_on(&open_in(&root, "tmp")?, "/tmp", "tmpfs", nosuid_nodev, Some("mode=1777"))?;
     mount_dev(&root)?;
     bind_host_files(&root)?;
 
@@ -107,10 +85,7 @@ pub fn enter(rootfs: &Path) -> Result<()> {
     umount2(".", MntFlags::MNT_DETACH)
         .context("unmounting the old root: umount2(\".\", MNT_DETACH) failed")?;
     chdir("/").context("chdir(\"/\") failed")?;
-    say!(
-        "child: {} is now /, with its own /proc, /tmp and /dev",
-        rootfs.display()
-    );
+    say!("child: {} is now /, with its own /proc, /tmp and /dev", rootfs.display());
     Ok(())
 }
 
@@ -149,35 +124,18 @@ fn mount_dev(root: &OwnedFd) -> Result<()> {
         let node = openat(&dev, name, create_new(), Mode::from_bits_truncate(0o666))
             .with_context(|| format!("creating /dev/{name} failed"))?;
         let host = format!("/dev/{name}");
-        mount(
-            Some(host.as_str()),
-            &fd_path(&node),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .with_context(|| format!("bind-mounting {host} failed"))?;
+        mount(Some(host.as_str()), &fd_path(&node), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .with_context(|| format!("bind-mounting {host} failed"))?;
     }
     let nosuid_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     for (dir, fstype, flags, data) in [
         // newinstance: the container's ptys are its own, not the host's.
-        (
-            "pts",
-            "devpts",
-            nosuid_noexec,
-            "newinstance,ptmxmode=0666,mode=620",
-        ),
+        ("pts", "devpts", nosuid_noexec, "newinstance,ptmxmode=0666,mode=620"),
         ("shm", "tmpfs", nosuid_noexec | MsFlags::MS_NODEV, "mode=1777"),
     ] {
         mkdirat(&dev, dir, Mode::from_bits_truncate(0o755))
             .with_context(|| format!("creating /dev/{dir} failed"))?;
-        mount_on(
-            &open_in(&dev, dir)?,
-            &format!("/dev/{dir}"),
-            fstype,
-            flags,
-            Some(data),
-        )?;
+        mount_on(&open_in(&dev, dir)?, &format!("/dev/{dir}"), fstype, flags, Some(data))?;
     }
     symlinkat("pts/ptmx", &dev, "ptmx").context("creating /dev/ptmx failed")?;
     Ok(())
@@ -200,14 +158,8 @@ fn bind_host_files(root: &OwnedFd) -> Result<()> {
         if !host.exists() || !is_file(&target) {
             continue;
         }
-        mount(
-            Some(&host),
-            &fd_path(&target),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .with_context(|| format!("bind-mounting {} failed", host.display()))?;
+        mount(Some(&host), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .with_context(|| format!("bind-mounting {} failed", host.display()))?;
         // A bind mount starts writable whatever we ask; remounting makes it read-only. The new
         // name leads into the bind; a swapped one is not a mount point, and remount refuses it.
         let bound = open_in(root, name)?;
@@ -291,10 +243,7 @@ pub fn check(rootfs: &Path) -> Result<PathBuf> {
         bail!("--rootfs {}: not a directory: {how}", rootfs.display());
     }
     if !absolute.join("bin/sh").exists() {
-        bail!(
-            "--rootfs {}: it has no bin/sh, so it is not a root filesystem: {how}",
-            rootfs.display()
-        );
+        bail!("--rootfs {}: it has no bin/sh, so it is not a root filesystem: {how}", rootfs.display());
     }
     Ok(absolute)
 }

@@ -100,11 +100,7 @@ pub fn show_identity() -> Result<()> {
         true => format!("all {}", known.len()),
         false => format!("{} of {}", effective.len(), known.len()),
     };
-    say!(
-        "child: uid {}, gid {}, {count} capabilities, inside the user namespace",
-        getuid(),
-        getgid()
-    );
+    say!("child: uid {}, gid {}, {count} capabilities, inside the user namespace", getuid(), getgid());
     Ok(())
 }
 // ANCHOR_END: identity

@@ -12,10 +12,7 @@ const STEP: Step = Step {
     needs_root: true,
 };
 /// The same, run as nobody: no network link, but everything earlier steps established.
-const NOBODY: Step = Step {
-    as_nobody: true,
-    ..STEP
-};
+const NOBODY: Step = Step { as_nobody: true, ..STEP };
 
 // The command line, exit statuses and narration every step shares.
 #[test]

@@ -59,15 +59,9 @@ pub fn narrates_on_stderr(step: Step, flags: &str) {
     assert_eq!(out.stdout, "");
     let expected = "parent: started container PID ";
     assert!(out.stderr.contains(expected), "{out:#?}");
-    assert!(
-        out.stderr.contains(&format!(" with {flags}\n")),
-        "flags should be spelled {flags}\n{out:#?}"
-    );
+    assert!(out.stderr.contains(&format!(" with {flags}\n")), "flags should be spelled {flags}\n{out:#?}");
     assert!(out.stderr.contains("child: running as PID "), "{out:#?}");
-    assert!(
-        out.stderr.contains("parent: container exited with status 0"),
-        "{out:#?}"
-    );
+    assert!(out.stderr.contains("parent: container exited with status 0"), "{out:#?}");
     let quiet = step.run(&["--quiet", "true"]);
     assert_eq!(quiet.stderr, "", "--quiet should silence the narration");
 }
@@ -98,10 +92,7 @@ pub fn exit_statuses(step: Step) {
     let out = step.run(&["no-such-command-anywhere"]);
     out.assert_status(127);
     let line = one_error_line(&out);
-    assert!(
-        line.contains("no-such-command-anywhere: command not found"),
-        "{line}"
-    );
+    assert!(line.contains("no-such-command-anywhere: command not found"), "{line}");
 
     let out = step.run(&[""]);
     out.assert_status(127);
@@ -120,10 +111,7 @@ pub fn exit_statuses(step: Step) {
     .unwrap();
     let out = step.run(&[plain.to_str().unwrap()]);
     out.assert_status(126);
-    assert!(
-        one_error_line(&out).contains("/not-executable: cannot execute"),
-        "{out:#?}"
-    );
+    assert!(one_error_line(&out).contains("/not-executable: cannot execute"), "{out:#?}");
 }
 
 /// A command killed by signal N makes the step exit 128+N.
@@ -132,11 +120,8 @@ pub fn signal_status(step: Step) {
         return;
     }
     let running = step.start(&[]);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(running.container as i32),
-        nix::sys::signal::SIGKILL,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(running.container as i32), nix::sys::signal::SIGKILL)
+        .unwrap();
     let out = running.wait();
     out.assert_status(128 + 9);
     assert!(out.stderr.contains("container was killed by SIGKILL"), "{out:#?}");
@@ -152,15 +137,9 @@ pub fn namespaces_differ(step: Step, isolated: &[&str]) {
     let theirs = namespaces(&running.container.to_string());
     for (name, link) in &ours {
         if isolated.contains(&name.as_str()) {
-            assert_ne!(
-                link, &theirs[name],
-                "the container should have its own {name} namespace"
-            );
+            assert_ne!(link, &theirs[name], "the container should have its own {name} namespace");
         } else {
-            assert_eq!(
-                link, &theirs[name],
-                "the container should share our {name} namespace"
-            );
+            assert_eq!(link, &theirs[name], "the container should share our {name} namespace");
         }
     }
     for name in isolated {
@@ -177,11 +156,7 @@ fn run_as_nobody(step: Step, args: &[&str]) -> Out {
 }
 
 fn run_as_nobody_with_path(step: Step, path: &str, args: &[&str]) -> Out {
-    let nobody = Step {
-        wrap: &[],
-        as_nobody: true,
-        ..step
-    };
+    let nobody = Step { wrap: &[], as_nobody: true, ..step };
     let mut argv: Vec<String> = vec!["env".into(), format!("PATH={path}")];
     argv.extend(nobody.argv(args));
     run(&argv)
@@ -193,37 +168,25 @@ pub fn refuses_without_root(step: Step, name: &str) {
     out.assert_status(125);
     let line = one_error_line(&out);
     assert!(line.starts_with(&format!("{name}: error: ")), "{line}");
-    assert!(
-        line.contains("CAP_SYS_ADMIN"),
-        "should name the capability: {line}"
-    );
+    assert!(line.contains("CAP_SYS_ADMIN"), "should name the capability: {line}");
     assert!(line.contains("sudo "), "should say how to run it: {line}");
     assert!(line.contains("step06-user"), "should point to step06: {line}");
-    assert!(
-        !out.stderr.contains("started container"),
-        "must fail before clone\n{out:#?}"
-    );
+    assert!(!out.stderr.contains("started container"), "must fail before clone\n{out:#?}");
 }
 
 /// Step 01 needs no privilege at all.
 pub fn runs_as_nobody(step: Step) {
     let out = run_as_nobody(step, &["-q", "id", "-u"]);
     out.assert_status(0);
-    let expected = if crate::is_root() {
-        "65534\n".to_string()
-    } else {
-        format!("{}\n", nix::unistd::geteuid())
-    };
+    let expected =
+        if crate::is_root() { "65534\n".to_string() } else { format!("{}\n", nix::unistd::geteuid()) };
     assert_eq!(out.stdout, expected);
 
     // A PATH with a directory closed to us (/root is 0700) makes execvp fail with EACCES;
     // a missing command is still "not found", 127, as in a shell.
     let out = run_as_nobody_with_path(step, "/root:/usr/bin:/bin", &["no-such-command"]);
     out.assert_status(127);
-    assert!(
-        one_error_line(&out).contains("no-such-command: command not found"),
-        "{out:#?}"
-    );
+    assert!(one_error_line(&out).contains("no-such-command: command not found"), "{out:#?}");
 }
 
 // --- UTS ------------------------------------------------------------------------------------
@@ -283,14 +246,7 @@ fn ipc_queue_then(step: Step) -> (usize, Out) {
     argv.extend(step.argv(&["-q", "ipcs", "-q"]));
     let out = run(&argv);
     out.assert_status(0);
-    let outside = out
-        .stderr
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .parse()
-        .unwrap_or(0);
+    let outside = out.stderr.lines().next().unwrap_or("").trim().parse().unwrap_or(0);
     (outside, out)
 }
 
@@ -309,11 +265,7 @@ pub fn ipc_queue_hidden(step: Step) {
     let (outside, out) = ipc_queue_then(step);
     assert_eq!(outside, 1, "the queue should exist outside\n{out:#?}");
     assert!(out.stdout.contains("Message Queues"), "{out:#?}");
-    assert_eq!(
-        queue_rows(&out.stdout),
-        0,
-        "the host's queue must not show inside\n{out:#?}"
-    );
+    assert_eq!(queue_rows(&out.stdout), 0, "the host's queue must not show inside\n{out:#?}");
 }
 
 /// Without an IPC namespace, the queue made outside shows inside too.
@@ -326,11 +278,7 @@ pub fn ipc_queue_shared(step: Step) {
     }
     let (outside, out) = ipc_queue_then(step);
     assert_eq!(outside, 1, "{out:#?}");
-    assert_eq!(
-        queue_rows(&out.stdout),
-        1,
-        "the queue should be visible\n{out:#?}"
-    );
+    assert_eq!(queue_rows(&out.stdout), 1, "the queue should be visible\n{out:#?}");
 }
 
 // --- PID ------------------------------------------------------------------------------------
@@ -364,10 +312,7 @@ pub fn ps_sees_host_processes(step: Step) {
     let out = step.run(&["ps", "-e", "-o", "pid="]);
     out.assert_status(0);
     let me = std::process::id().to_string();
-    assert!(
-        out.stdout.lines().any(|l| l.trim() == me),
-        "ps inside should still list PID {me}\n{out:#?}"
-    );
+    assert!(out.stdout.lines().any(|l| l.trim() == me), "ps inside should still list PID {me}\n{out:#?}");
 }
 
 /// `ps` lists only the container's processes: a fresh /proc for the new PID namespace.
@@ -397,18 +342,9 @@ pub fn mounts_do_not_leak(step: Step, with_rootfs: bool) {
                   after=$(wc -l < /proc/self/mountinfo)
                   echo \"mounts $before $after\"
                   test -d /proc/$$ && echo proc-is-ours";
-    let mut argv: Vec<String> = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "shared",
-        "sh",
-        "-c",
-        script,
-        "sh",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut argv: Vec<String> = ["unshare", "--mount", "--propagation", "shared", "sh", "-c", script, "sh"]
+        .map(String::from)
+        .to_vec();
     let rootfs = crate::rootfs();
     let args = match with_rootfs {
         true => vec!["--rootfs", rootfs.to_str().unwrap(), "true"],
@@ -421,11 +357,7 @@ pub fn mounts_do_not_leak(step: Step, with_rootfs: bool) {
     let counts: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
     assert_eq!(counts.len(), 3, "{out:#?}");
     assert_eq!(counts[1], counts[2], "the outer mount table changed\n{out:#?}");
-    assert_eq!(
-        lines.next(),
-        Some("proc-is-ours"),
-        "the outer /proc was replaced\n{out:#?}"
-    );
+    assert_eq!(lines.next(), Some("proc-is-ours"), "the outer /proc was replaced\n{out:#?}");
 }
 
 /// `--rootfs DIR`: DIR is `/`, with its own /proc, /dev and /tmp, and the host's files are gone.
@@ -461,10 +393,7 @@ pub fn rootfs_becomes_root(step: Step) {
         ],
         "{out:#?}"
     );
-    assert!(
-        !rootfs.join("tmp/x").exists(),
-        "/tmp inside should be a tmpfs of its own"
-    );
+    assert!(!rootfs.join("tmp/x").exists(), "/tmp inside should be a tmpfs of its own");
 }
 
 /// `--rootfs` pointing at nothing, at a file, or at a directory without bin/sh: one line, 125.
@@ -478,22 +407,12 @@ pub fn rootfs_errors(step: Step) {
     let empty = dir.join("empty-rootfs");
     std::fs::create_dir_all(&empty).unwrap();
     let missing = dir.join("missing");
-    for (path, says) in [
-        (&missing, "not a directory"),
-        (&file, "not a directory"),
-        (&empty, "no bin/sh"),
-    ] {
+    for (path, says) in [(&missing, "not a directory"), (&file, "not a directory"), (&empty, "no bin/sh")] {
         let out = step.run(&["--rootfs", path.to_str().unwrap(), "true"]);
         out.assert_status(125);
         let line = one_error_line(&out);
-        assert!(
-            line.contains(says) && line.contains(&path.display().to_string()),
-            "{line}"
-        );
-        assert!(
-            !out.stderr.contains("started container"),
-            "must fail before clone\n{out:#?}"
-        );
+        assert!(line.contains(says) && line.contains(&path.display().to_string()), "{line}");
+        assert!(!out.stderr.contains("started container"), "must fail before clone\n{out:#?}");
     }
     assert!(!Path::new(&missing).exists());
 }
@@ -519,16 +438,9 @@ pub fn root_inside(step: Step) {
     let script = "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups";
     let out = step.run(&["-q", "sh", "-c", script]);
     out.assert_status(0);
-    let outside = if step.as_nobody && crate::is_root() {
-        65534
-    } else {
-        nix::unistd::geteuid().as_raw()
-    };
-    let lines: Vec<String> = out
-        .stdout
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
+    let outside = if step.as_nobody && crate::is_root() { 65534 } else { nix::unistd::geteuid().as_raw() };
+    let lines: Vec<String> =
+        out.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     let map = format!("0 {outside} 1");
     assert_eq!(lines, ["0", "0", map.as_str(), map.as_str(), "deny"], "{out:#?}");
 }
@@ -543,16 +455,8 @@ pub fn all_capabilities_inside(step: Step) {
     assert!(out.stderr.contains("child: uid 0, gid 0, all "), "{out:#?}");
     let theirs = step.run(&["-q", "grep", "^CapEff", "/proc/self/status"]);
     let inside = u64::from_str_radix(theirs.stdout.split_whitespace().nth(1).unwrap(), 16).unwrap();
-    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert_eq!(
-        inside,
-        (1u64 << (last + 1)) - 1,
-        "CapEff inside should be every capability the kernel has"
-    );
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap().trim().parse().unwrap();
+    assert_eq!(inside, (1u64 << (last + 1)) - 1, "CapEff inside should be every capability the kernel has");
 }
 
 /// Root inside is nobody to the host: it cannot create a file in the host's /etc.
@@ -565,10 +469,7 @@ pub fn cannot_write_host_etc(step: Step) {
     assert_ne!(out.status, 0, "{out:#?}");
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("Permission denied"), "{out:#?}");
-    assert!(
-        !Path::new(&probe).exists(),
-        "the file must not appear on the host"
-    );
+    assert!(!Path::new(&probe).exists(), "the file must not appear on the host");
 }
 
 /// From outside, the container's process belongs to the user who ran the step.
@@ -578,21 +479,9 @@ pub fn owned_by_user_outside(step: Step) {
     }
     let running = step.start(&["-q"]);
     let status = std::fs::read_to_string(format!("/proc/{}/status", running.container)).unwrap();
-    let uid_line = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .unwrap()
-        .to_string();
-    let outside = if step.as_nobody && crate::is_root() {
-        65534
-    } else {
-        nix::unistd::geteuid().as_raw()
-    };
-    let uids: Vec<u32> = uid_line
-        .split_whitespace()
-        .skip(1)
-        .map(|u| u.parse().unwrap())
-        .collect();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
+    let outside = if step.as_nobody && crate::is_root() { 65534 } else { nix::unistd::geteuid().as_raw() };
+    let uids: Vec<u32> = uid_line.split_whitespace().skip(1).map(|u| u.parse().unwrap()).collect();
     assert_eq!(uids, [outside; 4], "{uid_line}");
     running.finish().assert_status(0);
 }
@@ -617,9 +506,8 @@ pub fn only_standard_fds(step: Step) {
 /// `unshare --user --map-root-user`), the step says which setting it is and how to fix it: 125.
 pub fn user_namespaces_disabled(step: Step) {
     let before = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
-    let mut argv: Vec<String> = ["unshare", "--user", "--map-root-user", "sh", "-c"]
-        .map(String::from)
-        .to_vec();
+    let mut argv: Vec<String> =
+        ["unshare", "--user", "--map-root-user", "sh", "-c"].map(String::from).to_vec();
     argv.push("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"".into());
     argv.push("sh".into());
     argv.push(step.bin.into());
@@ -628,18 +516,9 @@ pub fn user_namespaces_disabled(step: Step) {
     out.assert_status(125);
     let line = one_error_line(&out);
     assert!(line.contains("ENOSPC"), "{line}");
-    assert!(
-        line.contains("user.max_user_namespaces is 0"),
-        "should name the setting: {line}"
-    );
-    assert!(
-        line.contains("sysctl -w user.max_user_namespaces="),
-        "should say how to fix it: {line}"
-    );
-    assert_eq!(
-        std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap(),
-        before
-    );
+    assert!(line.contains("user.max_user_namespaces is 0"), "should name the setting: {line}");
+    assert!(line.contains("sysctl -w user.max_user_namespaces="), "should say how to fix it: {line}");
+    assert_eq!(std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap(), before);
 }
 
 // --- Network ----------------------------------------------------------------------------------
@@ -649,16 +528,9 @@ pub fn user_namespaces_disabled(step: Step) {
 /// Run `script` with `sh -c` inside a throwaway network namespace; `$STEP` is the step's argv.
 fn in_throwaway_netns(step: Step, script: &str) -> Out {
     let argv = step.argv(&[]);
-    let inner: Vec<&str> = argv
-        .iter()
-        .map(String::as_str)
-        .skip_while(|a| *a == "unshare" || *a == "--net")
-        .collect();
-    let step_cmd = inner
-        .iter()
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let inner: Vec<&str> =
+        argv.iter().map(String::as_str).skip_while(|a| *a == "unshare" || *a == "--net").collect();
+    let step_cmd = inner.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" ");
     let script = format!("STEP=\"{step_cmd}\"\n{script}");
     run(&["unshare", "--net", "sh", "-c", &script])
 }
@@ -678,18 +550,9 @@ pub fn network_inside(step: Step) {
     let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
     assert_eq!(lines.len(), 4, "{out:#?}");
     assert_eq!(lines[0], "lo eth0", "exactly lo and eth0 should be up\n{out:#?}");
-    assert!(
-        lines[1].starts_with("192.168.10.") && lines[1].ends_with("/24"),
-        "{out:#?}"
-    );
-    assert_ne!(
-        lines[1], "192.168.10.1/24",
-        "the bridge's address is not the container's"
-    );
-    assert!(
-        lines[2].starts_with("default via 192.168.10.1 dev eth0"),
-        "{out:#?}"
-    );
+    assert!(lines[1].starts_with("192.168.10.") && lines[1].ends_with("/24"), "{out:#?}");
+    assert_ne!(lines[1], "192.168.10.1/24", "the bridge's address is not the container's");
+    assert!(lines[2].starts_with("default via 192.168.10.1 dev eth0"), "{out:#?}");
     assert_eq!(lines[3], "reached-bridge", "{out:#?}");
 }
 
@@ -709,10 +572,7 @@ pub fn network_narrated(step: Step) {
         "child: ip route add default via 192.168.10.1",
         "child: network after setup: lo (up), eth0 (up)",
     ] {
-        assert!(
-            out.stderr.contains(expected),
-            "narration should include '{expected}'\n{out:#?}"
-        );
+        assert!(out.stderr.contains(expected), "narration should include '{expected}'\n{out:#?}");
     }
 }
 
@@ -736,18 +596,9 @@ pub fn network_options(step: Step) {
     out.assert_status(0);
     assert_eq!(out.stdout, "10.99.3.7/16\ndefault via 10.99.0.1\n", "{out:#?}");
     for (args, says) in [
-        (
-            ["--subnet", "10.0.0.0"],
-            "--subnet 10.0.0.0: expected an IPv4 subnet",
-        ),
-        (
-            ["--ip", "192.168.11.5"],
-            "--ip 192.168.11.5: not a free host address",
-        ),
-        (
-            ["--ip", "192.168.10.1"],
-            "--ip 192.168.10.1: not a free host address",
-        ),
+        (["--subnet", "10.0.0.0"], "--subnet 10.0.0.0: expected an IPv4 subnet"),
+        (["--ip", "192.168.11.5"], "--ip 192.168.11.5: not a free host address"),
+        (["--ip", "192.168.10.1"], "--ip 192.168.10.1: not a free host address"),
         (["--bridge", "a-name-far-too-long"], "not an interface name"),
     ] {
         let out = step.run(&[args[0], args[1], "true"]);
@@ -796,16 +647,10 @@ pub fn two_containers_reach_each_other(step: Step) {
     assert_eq!(lines.len(), 5, "{out:#?}");
     let a = lines[0].strip_prefix("a ").unwrap();
     let b = lines[1].strip_prefix("b ").unwrap();
-    assert!(
-        a.starts_with("192.168.10.") && b.starts_with("192.168.10."),
-        "{out:#?}"
-    );
+    assert!(a.starts_with("192.168.10.") && b.starts_with("192.168.10."), "{out:#?}");
     assert_ne!(a, b, "two containers must not share an address");
     assert_eq!(lines[2], "b-reached-a", "{out:#?}");
-    assert_eq!(
-        lines[3], "0",
-        "no veth should be left once the containers have exited\n{out:#?}"
-    );
+    assert_eq!(lines[3], "0", "no veth should be left once the containers have exited\n{out:#?}");
     assert_eq!(lines[4], "bridge-kept", "{out:#?}");
 }
 
@@ -834,10 +679,7 @@ pub fn lo_only_without_root(step: Step) {
     if !root_or_skip("a throwaway network namespace needs root") {
         return;
     }
-    let nobody = Step {
-        as_nobody: true,
-        ..step
-    };
+    let nobody = Step { as_nobody: true, ..step };
     let out = nobody.run(&[
         "sh",
         "-c",
@@ -845,17 +687,9 @@ pub fn lo_only_without_root(step: Step) {
     ]);
     out.assert_status(3);
     assert_eq!(out.stdout, "lo\n1\n", "only lo, and up\n{out:#?}");
-    let why: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| l.contains("no network link"))
-        .collect();
+    let why: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no network link")).collect();
     assert_eq!(why.len(), 1, "{out:#?}");
-    assert!(
-        why[0].contains("CAP_NET_ADMIN") && why[0].contains("sudo"),
-        "{}",
-        why[0]
-    );
+    assert!(why[0].contains("CAP_NET_ADMIN") && why[0].contains("sudo"), "{}", why[0]);
 }
 
 /// Without `ip` in PATH: one line naming it, status 125, and no interface left behind.
@@ -873,9 +707,6 @@ pub fn ip_missing(step: Step) {
     out.assert_status(0);
     assert_eq!(out.stdout, "status 125\n0\n", "{out:#?}");
     let line = one_error_line(&out);
-    assert!(
-        line.contains("`ip link add lxcbr0 type bridge`") || line.contains("`ip -batch -`"),
-        "{line}"
-    );
+    assert!(line.contains("`ip link add lxcbr0 type bridge`") || line.contains("`ip -batch -`"), "{line}");
     assert!(line.contains("ip is not installed"), "{line}");
 }

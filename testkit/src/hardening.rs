@@ -37,10 +37,7 @@ fn state(pid: u32) -> Option<char> {
 
 /// The command name of a process, from /proc/PID/comm (empty if it is gone).
 fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string()
 }
 
 /// Still running: it exists and is not a zombie.
@@ -101,8 +98,7 @@ pub fn forwards_each_signal(step: Step) {
         let name = sig.as_str().trim_start_matches("SIG");
         assert_eq!(out.stdout, format!("got {name}\n"), "{out:#?}");
         assert!(
-            out.stderr
-                .contains(&format!("parent: got {sig}; forwarding it to the container")),
+            out.stderr.contains(&format!("parent: got {sig}; forwarding it to the container")),
             "{out:#?}"
         );
     }
@@ -131,14 +127,9 @@ pub fn pid1_ignores_sigterm_so_sigkill(step: Step) {
     signal(running.pid(), Signal::SIGTERM);
     let out = wait_or_kill(running);
     out.assert_status(128 + 9);
+    assert!(out.stderr.contains("parent: got SIGTERM; forwarding it to the container"), "{out:#?}");
     assert!(
-        out.stderr
-            .contains("parent: got SIGTERM; forwarding it to the container"),
-        "{out:#?}"
-    );
-    assert!(
-        out.stderr
-            .contains("container still running 500ms after the signal; sending SIGKILL"),
+        out.stderr.contains("container still running 500ms after the signal; sending SIGKILL"),
         "{out:#?}"
     );
     assert!(out.stderr.contains("container was killed by SIGKILL"), "{out:#?}");
@@ -154,11 +145,7 @@ pub fn init_forwards_sigterm(step: Step) {
     signal(running.pid(), Signal::SIGTERM);
     let out = wait_or_kill(running);
     out.assert_status(128 + 15);
-    assert!(
-        out.stderr
-            .contains("init: got SIGTERM; forwarding it to sh (PID 2)"),
-        "{out:#?}"
-    );
+    assert!(out.stderr.contains("init: got SIGTERM; forwarding it to sh (PID 2)"), "{out:#?}");
     assert!(!out.stderr.contains("sending SIGKILL"), "{out:#?}");
 }
 
@@ -210,10 +197,7 @@ pub fn parent_killed_leaves_orphans(step: Step) {
     let sleep = kill_parent_of_container_with_orphan(step, &[]);
     let outlived = is_running(sleep);
     let _ = kill(Pid::from_raw(sleep as i32), Signal::SIGKILL); // ours to clean up, by its PID
-    assert!(
-        outlived,
-        "without a PID namespace, the background sleep should outlive the container"
-    );
+    assert!(outlived, "without a PID namespace, the background sleep should outlive the container");
 }
 
 /// The parent dies before the child has called prctl(PR_SET_PDEATHSIG): the child must notice
@@ -299,10 +283,7 @@ pub fn init_reaps_orphans(step: Step) {
     let with = start(step, &["-q", "--init"], script);
     let pid1 = with.container;
     // (Once it has exec'd sleep: until then it is a copy of sh.)
-    assert!(
-        wait_until(|| !orphans(pid1).is_empty()),
-        "the orphan should be re-parented to init"
-    );
+    assert!(wait_until(|| !orphans(pid1).is_empty()), "the orphan should be re-parented to init");
     assert!(
         wait_until(|| orphans(pid1).is_empty()),
         "with --init, the orphan should be reaped: {:?}",
@@ -337,10 +318,7 @@ pub fn init_exit_statuses(step: Step) {
     step.run(&["-q", "--init", "sh", "-c", "exit 7"]).assert_status(7);
     let out = step.run(&["--init", "no-such-command-anywhere"]);
     out.assert_status(127);
-    assert!(
-        one_error_line(&out).contains("no-such-command-anywhere: command not found"),
-        "{out:#?}"
-    );
+    assert!(one_error_line(&out).contains("no-such-command-anywhere: command not found"), "{out:#?}");
     let out = step.run(&["-q", "--init", "sh", "-c", "kill -TERM $$"]);
     out.assert_status(128 + 15);
 }
@@ -350,14 +328,8 @@ pub fn init_exit_statuses(step: Step) {
 /// Bad option values: one line naming the option, 125, and nothing started.
 pub fn bad_option_values(step: Step) {
     for (args, says) in [
-        (
-            &["--stop-timeout", "soon", "true"][..],
-            "--stop-timeout takes a number of seconds",
-        ),
-        (
-            &["--stop-timeout", "-1", "true"][..],
-            "--stop-timeout takes a number of seconds",
-        ),
+        (&["--stop-timeout", "soon", "true"][..], "--stop-timeout takes a number of seconds"),
+        (&["--stop-timeout", "-1", "true"][..], "--stop-timeout takes a number of seconds"),
         (&["--stop-timeout"][..], "'--stop-timeout' needs a value"),
         (&["--quiet=yes", "true"][..], "'--quiet' takes no value"),
     ] {
@@ -376,16 +348,8 @@ pub fn works_without_proc(step: Step) {
     if !step.may_run() || !root_or_skip("unshare --mount needs root") {
         return;
     }
-    let mut argv: Vec<String> = [
-        "unshare",
-        "--mount",
-        "sh",
-        "-c",
-        "umount -l /proc && exec \"$@\"",
-        "sh",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut argv: Vec<String> =
+        ["unshare", "--mount", "sh", "-c", "umount -l /proc && exec \"$@\"", "sh"].map(String::from).to_vec();
     argv.extend(step.argv(&["sh", "-c", "echo ok"]));
     let out = run(&argv);
     out.assert_status(0);
@@ -401,18 +365,14 @@ pub fn without_proc_says_so(step: Step) {
     }
     let script = "umount -l /proc && \"$@\"; echo \"status $?\"; mount -t proc proc /proc && \
                   ps -e -o stat= | grep -c Z || true";
-    let mut argv: Vec<String> = ["unshare", "--mount", "--pid", "--fork", "sh", "-c", script, "sh"]
-        .map(String::from)
-        .to_vec();
+    let mut argv: Vec<String> =
+        ["unshare", "--mount", "--pid", "--fork", "sh", "-c", script, "sh"].map(String::from).to_vec();
     argv.extend(step.argv(&["sh", "-c", "echo should-not-run"]));
     let out = run(&argv);
     out.assert_status(0);
     assert_eq!(out.stdout, "status 125\n0\n", "125, and no zombie left\n{out:#?}");
     let line = one_error_line(&out);
-    assert!(
-        line.contains("/proc is not mounted") && line.contains("mount -t proc proc /proc"),
-        "{line}"
-    );
+    assert!(line.contains("/proc is not mounted") && line.contains("mount -t proc proc /proc"), "{line}");
 }
 
 // --- Concurrency ----------------------------------------------------------------------------
@@ -448,10 +408,7 @@ pub fn ten_at_once(step: Step, args: &[&str]) {
         assert!(stdout.starts_with(&format!("copy {i}\n")), "copy {i}: {stdout}");
         assert_eq!(stderr, "", "copy {i}");
     }
-    assert_eq!(
-        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
-        hostname
-    );
+    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), hostname);
 }
 
 // --- Soak -----------------------------------------------------------------------------------

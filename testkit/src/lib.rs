@@ -33,32 +33,17 @@ pub struct Step {
 impl Step {
     /// A step any user can run.
     pub const fn new(bin: &'static str) -> Step {
-        Step {
-            bin,
-            wrap: &[],
-            as_nobody: false,
-            needs_root: false,
-        }
+        Step { bin, wrap: &[], as_nobody: false, needs_root: false }
     }
 
     /// A step that needs root (CAP_SYS_ADMIN).
     pub const fn root(bin: &'static str) -> Step {
-        Step {
-            bin,
-            wrap: &[],
-            as_nobody: false,
-            needs_root: true,
-        }
+        Step { bin, wrap: &[], as_nobody: false, needs_root: true }
     }
 
     /// A step that needs no privilege, run as nobody when the tests run as root (step06 on).
     pub const fn nobody(bin: &'static str) -> Step {
-        Step {
-            bin,
-            wrap: &[],
-            as_nobody: true,
-            needs_root: false,
-        }
+        Step { bin, wrap: &[], as_nobody: true, needs_root: false }
     }
 
     /// Whether a test of this step may run here; see [`root_or_skip`].
@@ -134,9 +119,7 @@ impl Out {
 
 fn status_of(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 /// Run `argv` with empty stdin and collect what it printed.
@@ -184,10 +167,7 @@ impl Running {
         if line.trim() != "ready" {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
-            panic!(
-                "{argv:?} did not get ready: {line:?}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            panic!("{argv:?} did not get ready: {line:?}\n{}", String::from_utf8_lossy(&out.stderr));
         }
         let stdin = child.stdin.take();
         // The step is the process we started, or the last process that a wrapper (unshare,
@@ -196,12 +176,7 @@ impl Running {
             .first()
             .copied()
             .unwrap_or_else(|| panic!("{argv:?}: the step has no child process"));
-        Running {
-            child,
-            stdin,
-            stdout,
-            container,
-        }
+        Running { child, stdin, stdout, container }
     }
 
     /// The step's own PID (the parent of the container).
@@ -222,11 +197,7 @@ impl Running {
         std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
         let mut stdout = String::new();
         std::io::Read::read_to_string(&mut self.stdout, &mut stdout).unwrap();
-        Out {
-            status: status_of(status),
-            stdout,
-            stderr,
-        }
+        Out { status: status_of(status), stdout, stderr }
     }
 
     /// Write a line to the command's stdin.
@@ -263,10 +234,7 @@ pub fn namespaces(pid: &str) -> BTreeMap<String, String> {
         .map(|entry| {
             let entry = entry.unwrap();
             let link = std::fs::read_link(entry.path()).unwrap();
-            (
-                entry.file_name().to_string_lossy().into_owned(),
-                link.display().to_string(),
-            )
+            (entry.file_name().to_string_lossy().into_owned(), link.display().to_string())
         })
         .filter(|(name, _)| !name.ends_with("_for_children"))
         .collect()
@@ -299,22 +267,18 @@ pub fn root_or_skip(why: &str) -> bool {
 /// above it is searchable by others, or else a copy under /tmp.
 pub fn reachable_by_nobody(bin: &str) -> PathBuf {
     let path = Path::new(bin);
-    let open = path.ancestors().skip(1).all(|dir| {
-        std::fs::metadata(dir)
-            .map(|m| m.permissions().mode() & 0o001 != 0)
-            .unwrap_or(false)
-    });
+    let open = path
+        .ancestors()
+        .skip(1)
+        .all(|dir| std::fs::metadata(dir).map(|m| m.permissions().mode() & 0o001 != 0).unwrap_or(false));
     if open {
         return path.to_path_buf();
     }
     let dir = shared_tmp();
     let copy = dir.join(path.file_name().unwrap());
     if !copy.exists() {
-        let tmp = dir.join(format!(
-            ".{}.{}",
-            path.file_name().unwrap().to_string_lossy(),
-            std::process::id()
-        ));
+        let tmp =
+            dir.join(format!(".{}.{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
         std::fs::copy(path, &tmp).unwrap();
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::rename(&tmp, &copy).unwrap();
@@ -333,9 +297,7 @@ pub fn shared_tmp() -> PathBuf {
         let _ = std::fs::set_permissions(top, std::fs::Permissions::from_mode(0o755));
         for entry in std::fs::read_dir(top).unwrap().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let alive = name
-                .parse::<u32>()
-                .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
+            let alive = name.parse::<u32>().map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
             if !alive {
                 let _ = std::fs::remove_dir_all(entry.path());
             }

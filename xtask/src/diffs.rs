@@ -95,10 +95,9 @@ fn diff_steps(root: &Path, old: &str, new: &str) -> Result<String> {
                 text += &format!("diff -u {old_label} {new_label}\n");
                 text += &String::from_utf8(out.stdout).context("diff printed something not UTF-8")?;
             }
-            _ => bail!(
-                "diff {old_label} {new_label} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
+            _ => {
+                bail!("diff {old_label} {new_label} failed: {}", String::from_utf8_lossy(&out.stderr).trim())
+            }
         }
     }
     Ok(text)

@@ -13,15 +13,9 @@ use std::path::Path;
 /// The files every step changes, and why.
 pub const EVERY_STEP: &[(&str, &str)] = &[
     ("Cargo.toml", "it names the step's package and binary"),
-    (
-        "src/main.rs",
-        "it is the lesson: the new flag, and what the child and the parent do with it",
-    ),
+    ("src/main.rs", "it is the lesson: the new flag, and what the child and the parent do with it"),
     ("tests/lesson.rs", "it adds the checks of the step's own lesson"),
-    (
-        "tests/hardening.rs",
-        "it names the step's binary, and adds checks where the step adds a feature",
-    ),
+    ("tests/hardening.rs", "it names the step's binary, and adds checks where the step adds a feature"),
 ];
 
 /// Carried files that a step changes on purpose: `(step, file, why)`.

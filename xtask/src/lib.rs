@@ -15,10 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// The workspace's root directory.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// The step directories, in order: `["step01-clone", "step02-uts", ...]`, every `stepNN-*`

@@ -25,9 +25,7 @@ pub fn check(dir: &Path) -> Result<Vec<String>> {
         let shown = page.strip_prefix(dir).unwrap_or(page).display().to_string();
         // mdBook's own print.html and search index repeat every chapter: check the chapters.
         if html.contains("{{#") && !shown.starts_with("print.html") {
-            problems.push(format!(
-                "{shown}: an unresolved {{{{# directive is left in the output"
-            ));
+            problems.push(format!("{shown}: an unresolved {{{{# directive is left in the output"));
         }
         for link in attributes(&html, "href").chain(attributes(&html, "src")) {
             let link = decode(&link);
@@ -50,16 +48,9 @@ pub fn check(dir: &Path) -> Result<Vec<String>> {
             } else {
                 page.parent().unwrap().join(path)
             };
-            let target = if target.is_dir() {
-                target.join("index.html")
-            } else {
-                target
-            };
+            let target = if target.is_dir() { target.join("index.html") } else { target };
             if !target.exists() {
-                problems.push(format!(
-                    "{shown}: broken link {link}: {} does not exist",
-                    target.display()
-                ));
+                problems.push(format!("{shown}: broken link {link}: {} does not exist", target.display()));
                 continue;
             }
             let Some(fragment) = fragment.filter(|f| !f.is_empty()) else {
@@ -120,10 +111,7 @@ fn decode(link: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = link
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
+            if let Some(b) = link.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(b);
                 i += 3;
                 continue;

@@ -23,9 +23,7 @@ fn main() {
         Some("transcripts") => cmd_transcripts(&args[1..]),
         Some("linkcheck") => cmd_linkcheck(args.get(1).map(PathBuf::from)),
         Some("check-book") => cmd_book(),
-        Some("book") => cmd_diffs()
-            .and_then(|()| cmd_transcripts(&[]))
-            .and_then(|()| cmd_book()),
+        Some("book") => cmd_diffs().and_then(|()| cmd_transcripts(&[])).and_then(|()| cmd_book()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -44,11 +42,7 @@ fn main() {
 fn cmd_diffs() -> Result<()> {
     let root = workspace();
     let written = diffs::write(&root)?;
-    eprintln!(
-        "xtask: {} diff(s) changed in {}: {written:?}",
-        written.len(),
-        diffs::dir(&root).display()
-    );
+    eprintln!("xtask: {} diff(s) changed in {}: {written:?}", written.len(), diffs::dir(&root).display());
     Ok(())
 }
 
@@ -74,10 +68,7 @@ fn cmd_transcripts(names: &[String]) -> Result<()> {
             bail!("no script book/transcripts/{name}.txt");
         }
     }
-    for script in scripts
-        .iter()
-        .filter(|s| names.is_empty() || names.contains(&s.name))
-    {
+    for script in scripts.iter().filter(|s| names.is_empty() || names.contains(&s.name)) {
         eprintln!("xtask: running book/transcripts/{}.txt", script.name);
         let text = transcripts::run(&root, &bin_dir, script)?;
         std::fs::write(out_dir.join(format!("{}.txt", script.name)), text)?;
@@ -92,16 +83,9 @@ fn cmd_linkcheck(dir: Option<PathBuf>) -> Result<()> {
         eprintln!("{problem}");
     }
     if !problems.is_empty() {
-        bail!(
-            "{} problem(s) in the built book {}",
-            problems.len(),
-            dir.display()
-        );
+        bail!("{} problem(s) in the built book {}", problems.len(), dir.display());
     }
-    eprintln!(
-        "xtask: no broken local link and no unresolved directive in {}",
-        dir.display()
-    );
+    eprintln!("xtask: no broken local link and no unresolved directive in {}", dir.display());
     Ok(())
 }
 

@@ -128,11 +128,7 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
     }
     argv.push(file.display().to_string());
 
-    let path = format!(
-        "{}:{}",
-        scratch.dir.join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = format!("{}:{}", scratch.dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .current_dir(&scratch.dir)
@@ -167,14 +163,10 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
     let _ = child.wait();
     let out = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
     match status {
-        None => bail!(
-            "transcript {}: still running after {TIMEOUT:?}; it printed:\n{out}",
-            script.name
-        ),
-        Some(s) if !s.success() => bail!(
-            "transcript {}: the shell failed ({s}); it printed:\n{out}",
-            script.name
-        ),
+        None => bail!("transcript {}: still running after {TIMEOUT:?}; it printed:\n{out}", script.name),
+        Some(s) if !s.success() => {
+            bail!("transcript {}: the shell failed ({s}); it printed:\n{out}", script.name)
+        }
         Some(_) => {}
     }
     Ok(render(script, &out))
@@ -200,10 +192,7 @@ pub fn render(script: &Script, raw: &str) -> String {
             flush(&mut segment, &mut text);
             let i: usize = i.parse().unwrap_or(usize::MAX);
             let prompt = if script.session.is_some() { "#" } else { "$" };
-            text += &format!(
-                "{prompt} {}\n",
-                script.commands.get(i).map_or("?", |c| c.as_str())
-            );
+            text += &format!("{prompt} {}\n", script.commands.get(i).map_or("?", |c| c.as_str()));
         } else {
             segment.push(line);
         }
@@ -214,12 +203,10 @@ pub fn render(script: &Script, raw: &str) -> String {
     let host = host.trim();
     let text: String = text
         .split_inclusive('\n')
-        .map(
-            |line| match line.trim_end() == host && !host.is_empty() && host != "container" {
-                true => "<hostname>\n",
-                false => line,
-            },
-        )
+        .map(|line| match line.trim_end() == host && !host.is_empty() && host != "container" {
+            true => "<hostname>\n",
+            false => line,
+        })
         .collect();
     normalise(&text)
 }
@@ -229,9 +216,7 @@ pub fn render(script: &Script, raw: &str) -> String {
 /// `running as PID` line right after it, where the first of the two was; every other line
 /// stays where it was printed.
 pub fn settle_race<'a>(lines: &[&'a str]) -> Vec<&'a str> {
-    let started = lines
-        .iter()
-        .position(|l| l.contains("] parent: started container PID "));
+    let started = lines.iter().position(|l| l.contains("] parent: started container PID "));
     let running = lines.iter().position(|l| l.contains("] child: running as PID "));
     let (Some(s), Some(r)) = (started, running) else {
         return lines.to_vec();
@@ -327,9 +312,7 @@ fn replace_digits(line: &str, mut f: impl FnMut(&str, &str, &str) -> Option<Stri
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()) {
-            let end = (i..bytes.len())
-                .find(|&j| !bytes[j].is_ascii_digit())
-                .unwrap_or(bytes.len());
+            let end = (i..bytes.len()).find(|&j| !bytes[j].is_ascii_digit()).unwrap_or(bytes.len());
             match f(&line[..i], &line[i..end], &line[end..]) {
                 Some(new) => out += &new,
                 None => out += &line[i..end],
@@ -349,9 +332,8 @@ fn replace_decimal_after(line: &str, marker: &str) -> String {
     match line.find(marker) {
         Some(i) => {
             let after = &line[i + marker.len()..];
-            let rest = after
-                .strip_prefix('.')
-                .map_or(after, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+            let rest =
+                after.strip_prefix('.').map_or(after, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
             format!("{}{}", &line[..i + marker.len()], rest)
         }
         None => line.to_string(),
@@ -368,9 +350,7 @@ fn replace_hex_words(line: &str) -> String {
         let word = &rest[..word_len];
         let mac = word.len() == 17
             && word.split(':').count() == 6
-            && word
-                .split(':')
-                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+            && word.split(':').all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
             && word != "ff:ff:ff:ff:ff:ff"
             && word != "00:00:00:00:00:00";
         let key =
@@ -412,10 +392,7 @@ impl Scratch {
         for name in names {
             let from = bin_dir.join(&name);
             if !from.is_file() {
-                bail!(
-                    "{} is missing: build the workspace first (cargo build --workspace)",
-                    from.display()
-                );
+                bail!("{} is missing: build the workspace first (cargo build --workspace)", from.display());
             }
             std::fs::copy(&from, debug.join(&name)).with_context(|| format!("copying {}", from.display()))?;
         }
@@ -431,13 +408,7 @@ impl Scratch {
             "#!/bin/sh\n# The transcripts are made as root: run the command as it is.\n\
              [ \"$(id -u)\" = 0 ] || { echo 'sudo: the transcripts must be made as root' >&2; exit 1; }\nexec \"$@\"\n",
         )?;
-        for path in [
-            dir.clone(),
-            dir.join("target"),
-            debug.clone(),
-            dir.join("bin"),
-            dir.join("tools"),
-        ] {
+        for path in [dir.clone(), dir.join("target"), debug.clone(), dir.join("bin"), dir.join("tools")] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
         }
         std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755))?;
@@ -454,11 +425,7 @@ impl Drop for Scratch {
 /// The `target/debug` directory of this workspace's build.
 pub fn default_bin_dir(root: &Path) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let target = if target.is_relative() {
-        root.join(target)
-    } else {
-        target
-    };
+    let target = if target.is_relative() { root.join(target) } else { target };
     target.join("debug")
 }
 

@@ -51,9 +51,7 @@ fn row<'a>(stdout: &'a str, name: &str) -> Option<Vec<&'a str>> {
 }
 
 fn number(cell: &str, what: &str, line: &[&str]) -> f64 {
-    let value: f64 = cell
-        .parse()
-        .unwrap_or_else(|_| panic!("{what} is not a number in {line:?}"));
+    let value: f64 = cell.parse().unwrap_or_else(|_| panic!("{what} is not a number in {line:?}"));
     assert!(value.is_finite() && value > 0.0, "{what} is {value} in {line:?}");
     value
 }
@@ -66,10 +64,7 @@ fn quick_run_prints_a_row_per_step() {
         stdout.contains("| step | median ms | p90 ms | compared with | its median ms | its p90 ms | ratio |"),
         "no table header\n{stdout}"
     );
-    assert!(
-        stdout.contains("- machine: "),
-        "the machine is not described\n{stdout}"
-    );
+    assert!(stdout.contains("- machine: "), "the machine is not described\n{stdout}");
 
     let floor = row(&stdout, "(floor)").unwrap_or_else(|| panic!("no floor row\n{stdout}"));
     number(floor[1], "the floor's median", &floor);
@@ -86,33 +81,20 @@ fn quick_run_prints_a_row_per_step() {
         let median = number(cells[1], "median", &cells);
         let p90 = number(cells[2], "p90", &cells);
         assert!(p90 >= median, "p90 below the median: {cells:?}");
-        let (other_median, other_p90) = (
-            number(cells[4], "its median", &cells),
-            number(cells[5], "its p90", &cells),
-        );
+        let (other_median, other_p90) =
+            (number(cells[4], "its median", &cells), number(cells[5], "its p90", &cells));
         assert!(other_p90 >= other_median, "{cells:?}");
         // The ratio is the two medians' (as printed, to two decimals).
         let ratio = number(cells[6], "ratio", &cells);
         assert!((ratio - median / other_median).abs() < 0.05, "{cells:?}");
-        let expected = if step.starts_with("step01") {
-            "`/bin/true`"
-        } else {
-            "`unshare "
-        };
-        assert!(
-            cells[3].starts_with(expected),
-            "{step} is compared with {}",
-            cells[3]
-        );
+        let expected = if step.starts_with("step01") { "`/bin/true`" } else { "`unshare " };
+        assert!(cells[3].starts_with(expected), "{step} is compared with {}", cells[3]);
         assert!(!cells[9].is_empty(), "no goal for {step}");
     }
     // As root every step runs; without root, those that need it are left out, and it says so.
     if missing.is_empty() || !testkit::root_or_skip("steps 02-05 and 07 need root to run") {
         for step in &missing {
-            assert!(
-                stdout.contains(&format!("{step} (needs root)")),
-                "{step} left out silently\n{stdout}"
-            );
+            assert!(stdout.contains(&format!("{step} (needs root)")), "{step} left out silently\n{stdout}");
         }
         return;
     }
@@ -151,20 +133,11 @@ fn static_says_when_there_is_nothing_to_compare() {
     // dynamic loader) has no dynamic build to compare with: it must say so, not print rows
     // labelled as an experiment that are the same binaries again.
     let (status, stdout, stderr) = bench(&["--quick", "--profile", "dev", "--static"]);
-    assert_eq!(
-        status, 0,
-        "tools/bench --quick --static failed\n{stderr}\n{stdout}"
-    );
+    assert_eq!(status, 0, "tools/bench --quick --static failed\n{stderr}\n{stdout}");
     if stdout.contains("- steps linked statically with glibc, as built") {
-        assert!(
-            !stdout.contains("(static)"),
-            "static rows for static steps\n{stdout}"
-        );
+        assert!(!stdout.contains("(static)"), "static rows for static steps\n{stdout}");
         assert!(stderr.contains("--static adds nothing"), "{stderr}");
     } else {
-        assert!(
-            stdout.contains("linked dynamically"),
-            "linking not said\n{stdout}"
-        );
+        assert!(stdout.contains("linked dynamically"), "linking not said\n{stdout}");
     }
 }

@@ -32,10 +32,9 @@ fn committed_diffs_match_the_code() {
     for (name, text) in &fresh {
         match std::fs::read_to_string(dir.join(name)) {
             Ok(committed) if committed == *text => {}
-            Ok(committed) => stale.push(format!(
-                "book/src/diffs/{name}: {}",
-                first_difference(&committed, text)
-            )),
+            Ok(committed) => {
+                stale.push(format!("book/src/diffs/{name}: {}", first_difference(&committed, text)))
+            }
             Err(_) => stale.push(format!("book/src/diffs/{name} is missing")),
         }
     }
