@@ -9,9 +9,7 @@ use nix::libc;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 use nix::sys::resource::{getrlimit, Resource};
-use nix::sys::signal::{
-    kill, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
-};
+use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{siginfo, SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{execv, getpgid, getpgrp, pipe2, Pid};
@@ -220,13 +218,23 @@ fn close_other_fds() -> Result<()> {
     Ok(())
 }
 
-/// Every signal back to its default action (SIG_DFL), and none blocked: sigaction(2).
+/// Every signal back to its default action (SIG_DFL), and none blocked: rt_sigaction(2).
+///
+/// We ask the kernel directly, for all 64 signals: glibc's sigaction(3) refuses the two real-time
+/// signals it keeps for itself (32 and 33), and a caller may have left those ignored too.
 fn default_signals() -> Result<()> {
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for signal in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
-        // SAFETY: SIG_DFL installs no handler of ours, so no code of ours can run in a signal
-        // context; this only undoes an "ignore" we or our caller set.
-        unsafe { sigaction(signal, &default) }.with_context(|| format!("sigaction({signal}) failed"))?;
+    // The kernel's struct sigaction, all zero: handler SIG_DFL, no flags, an empty mask. 32
+    // bytes covers its layout on every architecture Linux runs Rust on.
+    let default = [0u64; 4];
+    for signal in (1..=64).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
+        // SAFETY: rt_sigaction reads `default`, which lives until the call returns, and writes
+        // nothing (the old action is NULL); SIG_DFL runs no code of ours in a signal context.
+        let result = unsafe {
+            libc::syscall(libc::SYS_rt_sigaction, signal, default.as_ptr(), std::ptr::null::<u8>(), 8)
+        };
+        if result != 0 && Errno::last() != Errno::EINVAL {
+            return Err(Errno::last()).with_context(|| format!("rt_sigaction({signal}, SIG_DFL) failed"));
+        }
     }
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).context("sigprocmask() failed")?;
     Ok(())

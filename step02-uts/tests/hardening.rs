@@ -1,7 +1,7 @@
 //! Hardening: what this step does when people press Ctrl-C, kill terminals, mistype commands
 //! and run ten copies at once. The checks live in `testkit::hardening`; each test is one line.
 
-use testkit::{checks, hardening, Step};
+use testkit::{attacks, checks, hardening, Step};
 
 const STEP: Step = Step::root(env!("CARGO_BIN_EXE_step02-uts"));
 
@@ -49,4 +49,23 @@ fn works_without_proc() {
 #[test]
 fn ten_at_once() {
     hardening::ten_at_once(STEP, &[])
+}
+
+// A careless or hostile world: fds and signal settings left by the caller, a file that is
+// no program, Ctrl-C at a terminal.
+#[test]
+fn inherited_fds_closed() {
+    attacks::inherited_fds_closed(STEP, &[])
+}
+#[test]
+fn default_signals() {
+    attacks::default_signals(STEP)
+}
+#[test]
+fn exec_format_error() {
+    attacks::exec_format_error(STEP)
+}
+#[test]
+fn ctrl_c_arrives_once() {
+    attacks::ctrl_c_arrives_once(STEP, &[])
 }

@@ -1,7 +1,7 @@
 //! Hardening: what this step does when people press Ctrl-C, kill terminals, mistype commands
 //! and run ten copies at once. The checks live in `testkit::hardening`; each test is one line.
 
-use testkit::{checks, hardening, Step};
+use testkit::{attacks, checks, hardening, Step};
 
 const STEP: Step = Step {
     bin: env!("CARGO_BIN_EXE_step07-net"),
@@ -77,4 +77,51 @@ fn ten_at_once() {
 fn ten_at_once_with_rootfs() {
     let rootfs = testkit::rootfs();
     hardening::ten_at_once(STEP, &["--rootfs", rootfs.to_str().unwrap()])
+}
+
+// A careless or hostile world: fds and signal settings left by the caller, a file that is
+// no program, Ctrl-C at a terminal.
+#[test]
+fn inherited_fds_closed() {
+    attacks::inherited_fds_closed(STEP, &[])
+}
+#[test]
+fn inherited_fds_closed_with_init() {
+    attacks::inherited_fds_closed(STEP, &["--init"])
+}
+#[test]
+fn default_signals() {
+    attacks::default_signals(STEP)
+}
+#[test]
+fn exec_format_error() {
+    attacks::exec_format_error(STEP)
+}
+#[test]
+fn ctrl_c_arrives_once() {
+    attacks::ctrl_c_arrives_once(STEP, &[])
+}
+#[test]
+fn ctrl_c_arrives_once_with_init() {
+    attacks::ctrl_c_arrives_once(STEP, &["--init"])
+}
+
+// A hostile root filesystem, run by root.
+#[test]
+fn rootfs_symlinks_refused() {
+    attacks::rootfs_symlinks_refused(STEP)
+}
+#[test]
+fn rootfs_host_files_read_only() {
+    attacks::rootfs_host_files_read_only(STEP)
+}
+#[test]
+fn rootfs_dot() {
+    attacks::rootfs_dot(STEP)
+}
+
+// The parent killed before it wrote the ID maps.
+#[test]
+fn no_command_without_id_maps() {
+    attacks::no_command_without_id_maps(STEP)
 }

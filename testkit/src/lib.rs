@@ -7,6 +7,7 @@
 //! [`checks`] holds the checks themselves, so that a later step's tests can run every check
 //! an earlier step established with one line each.
 
+pub mod attacks;
 pub mod checks;
 pub mod hardening;
 
