@@ -59,7 +59,7 @@ fn inherited_fds_closed() {
 }
 #[test]
 fn default_signals() {
-    attacks::default_signals(STEP)
+    attacks::default_signals(STEP, &[])
 }
 #[test]
 fn exec_format_error() {

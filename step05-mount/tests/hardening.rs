@@ -86,7 +86,7 @@ fn inherited_fds_closed_with_init() {
 }
 #[test]
 fn default_signals() {
-    attacks::default_signals(STEP)
+    attacks::default_signals(STEP, &["--init"])
 }
 #[test]
 fn exec_format_error() {

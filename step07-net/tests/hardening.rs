@@ -91,7 +91,7 @@ fn inherited_fds_closed_with_init() {
 }
 #[test]
 fn default_signals() {
-    attacks::default_signals(STEP)
+    attacks::default_signals(STEP, &["--init"])
 }
 #[test]
 fn exec_format_error() {

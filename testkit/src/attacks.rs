@@ -53,13 +53,17 @@ pub fn inherited_fds_closed(step: Step, args: &[&str]) {
 
 /// A caller that ignores SIGPIPE and SIGHUP (Rust programs ignore SIGPIPE) hands the command
 /// default signal handling: it shows no ignored or blocked signal, and `yes | head -c1` ends
-/// with the status a shell's child gets, 141 (128 + SIGPIPE).
-pub fn default_signals(step: Step) {
+/// with the status a shell's child gets, 141 (128 + SIGPIPE). From step04 on, pass `--init`:
+/// the kernel keeps from a PID 1 every signal it has no handler for, SIGPIPE included, so `yes`
+/// as PID 1 gets EPIPE instead and exits 1; under `--init` the command is PID 2.
+pub fn default_signals(step: Step, args: &[&str]) {
     if !step.may_run() {
         return;
     }
-    let out =
-        run_after(step, "trap '' PIPE HUP", &["-q", "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
+    let mut argv = vec!["-q"];
+    argv.extend(args);
+    argv.extend(["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
+    let out = run_after(step, "trap '' PIPE HUP", &argv);
     out.assert_status(0);
     for line in out.stdout.lines() {
         assert!(
@@ -67,7 +71,9 @@ pub fn default_signals(step: Step) {
             "the command inherited a signal setting: {line}\n{out:#?}"
         );
     }
-    let step_argv = step.argv(&["-q", "yes"]).join(" ");
+    argv.truncate(args.len() + 1);
+    argv.push("yes");
+    let step_argv = step.argv(&argv).join(" ");
     let out = run(&[
         "bash",
         "-c",
