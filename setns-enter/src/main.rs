@@ -12,11 +12,12 @@
 //! Try: `sudo target/debug/step04-pid sleep 1000 &`, then
 //! `sudo target/debug/setns-enter $(pgrep -n -x sleep) sh -c 'hostname; echo $$'`.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use common::{say, Args, Step};
 use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
 use std::convert::Infallible;
+use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::AsFd;
 
@@ -43,24 +44,18 @@ const KINDS: [(&str, CloneFlags); 6] = [
 ];
 // ANCHOR_END: kinds
 
+/// What the common command line runs when it is given no command.
+const DEFAULT_COMMAND: &str = "/bin/bash";
+
+const USAGE: &str = "usage: setns-enter PID [COMMAND [ARG...]]";
+
 fn main() {
     let mut args = common::cli::parse(&STEP);
     common::exit_with(enter(&mut args));
 }
 
 fn enter(args: &mut Args) -> Result<i32> {
-    // The common command line reads `PID COMMAND...` as one command: split off the PID.
-    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
-        anyhow::bail!("which process? usage: setns-enter PID [COMMAND [ARG...]]");
-    }
-    let pid = args.command.remove(0).to_string_lossy().into_owned();
-    if args.command.is_empty() {
-        args.command
-            .push(std::ffi::CString::new("/bin/bash").expect("no NUL"));
-    }
-    let pid: u32 = pid
-        .parse()
-        .map_err(|_| anyhow!("'{pid}' is not a PID: usage: setns-enter PID [COMMAND [ARG...]]"))?;
+    let pid = split_off_pid(args)?;
 
     // ANCHOR: open
     // Open every namespace file first: once we are in the container's mount namespace,
@@ -107,6 +102,21 @@ fn enter(args: &mut Args) -> Result<i32> {
     say!("started {} as PID {child}", args.command[0].to_string_lossy());
     common::wait_for(child, args)
     // ANCHOR_END: fork
+}
+
+/// The common command line reads `PID COMMAND...` as one command: split off the PID.
+fn split_off_pid(args: &mut Args) -> Result<u32> {
+    // Given nothing but options, the common command line fills in its default command. No PID
+    // is spelled /bin/bash, so that command alone means no PID was given.
+    if args.command.len() == 1 && args.command[0].as_bytes() == DEFAULT_COMMAND.as_bytes() {
+        bail!("which process? {USAGE}");
+    }
+    let pid = args.command.remove(0);
+    if args.command.is_empty() {
+        args.command.push(CString::new(DEFAULT_COMMAND).expect("no NUL"));
+    }
+    let pid = pid.to_string_lossy();
+    pid.parse().map_err(|_| anyhow!("'{pid}' is not a PID: {USAGE}"))
 }
 
 /// In the child: now in every namespace of the container, PID included.

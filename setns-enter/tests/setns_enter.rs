@@ -133,3 +133,31 @@ fn refuses_without_root() {
     assert!(line.contains("failed") && line.contains("root"), "{line}");
     running.finish().assert_status(0);
 }
+
+/// The command line is parsed once: with options but no PID, the error asks for the PID
+/// (it used to call the default command, /bin/bash, "not a PID"), and an argument that is not
+/// UTF-8 is an error line, not a panic.
+#[test]
+fn no_pid_is_a_usage_error_even_with_options() {
+    let out = run(&[ENTER, "--stop-timeout", "1"]);
+    out.assert_status(125);
+    let line = testkit::checks::one_error_line(&out);
+    assert!(line.contains("which process? usage: setns-enter PID"), "{line}");
+
+    use std::os::unix::ffi::OsStrExt;
+    let out = std::process::Command::new(ENTER)
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let out = Out {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    out.assert_status(125);
+    assert!(
+        testkit::checks::one_error_line(&out).contains("is not a PID"),
+        "{out:#?}"
+    );
+}
