@@ -15,11 +15,12 @@
 use anyhow::{anyhow, bail, Context, Result};
 use common::{say, Args, Step};
 use nix::errno::Errno;
+use nix::fcntl::{open, openat, OFlag};
 use nix::sched::{setns, CloneFlags};
+use nix::sys::stat::{fstat, stat, Mode};
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::OwnedFd;
 
 const STEP: Step = Step {
     name: "setns-enter",
@@ -57,33 +58,13 @@ fn main() {
 fn enter(args: &mut Args) -> Result<i32> {
     let pid = split_off_pid(args)?;
 
-    // ANCHOR: open
-    // Open every namespace file first: once we are in the container's mount namespace,
-    // /proc/PID may name another process, or none.
-    let mut namespaces = Vec::new();
-    for (kind, flag) in KINDS {
-        let theirs = format!("/proc/{pid}/ns/{kind}");
-        let file = File::open(&theirs).map_err(|e| match e.raw_os_error().map(Errno::from_raw) {
-            Some(Errno::ENOENT) => anyhow!("open({theirs}) failed: there is no process {pid}"),
-            Some(Errno::EACCES | Errno::EPERM) => anyhow!(
-                "open({theirs}) failed: {e}: only root or the owner of process {pid} may open its namespaces: run as root (sudo)"
-            ),
-            _ => anyhow!("open({theirs}) failed: {e}"),
-        })?;
-        // setns(2) to the user namespace we are already in fails with EINVAL; skip any we share.
-        let same =
-            std::fs::read_link(&theirs).ok() == std::fs::read_link(format!("/proc/self/ns/{kind}")).ok();
-        if !same {
-            namespaces.push((kind, flag, file));
-        }
-    }
-    // ANCHOR_END: open
+    let namespaces = open_namespaces(pid)?;
 
     // ANCHOR: setns
     // setns(2), https://man7.org/linux/man-pages/man2/setns.2.html: the flag makes the kernel
     // check that the file is the kind of namespace we mean.
     for (kind, flag, file) in &namespaces {
-        setns(file.as_fd(), *flag).map_err(|errno| {
+        setns(file, *flag).map_err(|errno| {
             let why = match errno {
                 Errno::EPERM => "entering a namespace needs CAP_SYS_ADMIN over it: run as root (sudo)",
                 Errno::EINVAL => "the kernel refused this namespace (a multi-threaded process may not enter a user namespace)",
@@ -118,6 +99,47 @@ fn split_off_pid(args: &mut Args) -> Result<u32> {
     let pid = pid.to_string_lossy();
     pid.parse().map_err(|_| anyhow!("'{pid}' is not a PID: {USAGE}"))
 }
+
+// ANCHOR: open
+/// Open the namespace files of process `pid`, and keep those we are not in already.
+///
+/// All of them, before the first setns: once we are in the container's mount namespace,
+/// /proc/PID may name another process, or none. And all through one fd of the directory
+/// /proc/PID, which stays tied to the process it was opened for: if that process ends and
+/// another one gets its PID, opening through the fd fails, instead of giving us a stranger's
+/// namespaces. Each with O_CLOEXEC, so the command does not inherit them: open(2),
+/// <https://man7.org/linux/man-pages/man2/open.2.html>.
+fn open_namespaces(pid: u32) -> Result<Vec<(&'static str, CloneFlags, OwnedFd)>> {
+    let dir = format!("/proc/{pid}");
+    let process = open(dir.as_str(), OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(
+        |errno| match errno {
+            Errno::ENOENT => anyhow!("open({dir}) failed: there is no process {pid}"),
+            _ => anyhow!("open({dir}) failed: {errno}"),
+        },
+    )?;
+    let mut namespaces = Vec::new();
+    for (kind, flag) in KINDS {
+        let theirs = format!("/proc/{pid}/ns/{kind}");
+        let file = openat(&process, format!("ns/{kind}").as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|errno| match errno {
+                Errno::ENOENT | Errno::ESRCH => anyhow!("open({theirs}) failed: there is no process {pid} any more"),
+                Errno::EACCES | Errno::EPERM => anyhow!(
+                    "open({theirs}) failed: {errno}: only root or the owner of process {pid} may open its namespaces: run as root (sudo)"
+                ),
+                _ => anyhow!("open({theirs}) failed: {errno}"),
+            })?;
+        // A namespace is known by the device and inode numbers of its file. setns(2) to the user
+        // namespace we are already in fails with EINVAL; skip any we share.
+        let ours_path = format!("/proc/self/ns/{kind}");
+        let ours = stat(ours_path.as_str()).with_context(|| format!("stat({ours_path}) failed"))?;
+        let their_ns = fstat(&file).with_context(|| format!("fstat({theirs}) failed"))?;
+        if (their_ns.st_dev, their_ns.st_ino) != (ours.st_dev, ours.st_ino) {
+            namespaces.push((kind, flag, file));
+        }
+    }
+    Ok(namespaces)
+}
+// ANCHOR_END: open
 
 /// In the child: now in every namespace of the container, PID included.
 fn run_command(args: &Args) -> Result<Infallible> {
