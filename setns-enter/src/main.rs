@@ -12,6 +12,8 @@
 //! Try: `sudo target/debug/step04-pid sleep 1000 &`, then
 //! `sudo target/debug/setns-enter $(pgrep -n -x sleep) sh -c 'hostname; echo $$'`.
 
+mod defences;
+
 use anyhow::{anyhow, bail, Context, Result};
 use common::{say, Args, Step};
 use nix::errno::Errno;
@@ -59,6 +61,11 @@ fn enter(args: &mut Args) -> Result<i32> {
     let pid = split_off_pid(args)?;
 
     let namespaces = open_namespaces(pid)?;
+    // Root's groups stay ours: dropped before setns, since the container may deny setgroups.
+    let enters_user_namespace = namespaces.iter().any(|(kind, ..)| *kind == "user");
+    if enters_user_namespace {
+        defences::drop_supplementary_groups()?;
+    }
 
     // ANCHOR: setns
     // setns(2), https://man7.org/linux/man-pages/man2/setns.2.html: the flag makes the kernel
@@ -75,6 +82,11 @@ fn enter(args: &mut Args) -> Result<i32> {
         say!("entered the {kind} namespace of PID {pid}");
     }
     // ANCHOR_END: setns
+
+    // In a user namespace that is not ours, be its root, not host root with our uid.
+    if enters_user_namespace {
+        defences::become_root_of_user_namespace(pid)?;
+    }
 
     // ANCHOR: fork
     // Our own PID cannot change: only a child of ours is born in the container's PID

@@ -1,7 +1,11 @@
 //! setns-enter joins a running container: started by a step through testkit, entered from
 //! outside, and checked from inside (what the command prints) and against /proc/PID/ns.
+//!
+//! The last tests check that entering gives the container nothing of ours: root entering a
+//! user's container becomes that container's root (the user, to the host), and the command
+//! gets no fd, ignored signal or ptrace access that belonged to the process that entered.
 
-use testkit::{namespaces, run, Out, Step};
+use testkit::{namespaces, run, Out, Running, Step};
 
 const ENTER: &str = env!("CARGO_BIN_EXE_setns-enter");
 
@@ -160,4 +164,79 @@ fn no_pid_is_a_usage_error_even_with_options() {
         testkit::checks::one_error_line(&out).contains("is not a PID"),
         "{out:#?}"
     );
+}
+
+/// A user's container (step06, run by nobody), for the tests in which root enters it.
+fn nobodys_container() -> Running {
+    Step::nobody(step_bin("step06-user")).start(&["-q"])
+}
+
+/// The words of the lines of `/proc/PID/status` that start with one of `fields`.
+fn status_lines(status: &str, fields: &[&str]) -> Vec<String> {
+    status
+        .lines()
+        .filter(|l| fields.iter().any(|f| l.starts_with(&format!("{f}:"))))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// Root enters nobody's container as that container's root: uid and gid 0 inside, none of
+/// root's supplementary groups, and to the host the command is nobody, not root. (As host root it
+/// could be ptraced by the container's root, and made to act as root on the host.)
+#[test]
+fn root_becomes_the_containers_root() {
+    if !testkit::root_or_skip("root enters a user's container") {
+        return;
+    }
+    let container = nobodys_container();
+    let pid = container.container.to_string();
+    let script = "echo ready; id -u; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status; read _; exit 0";
+    // Root in two supplementary groups, as root often is (setpriv only sets them, then execs).
+    let root = ["setpriv", "--groups=4,100", ENTER, "-q", &pid, "sh", "-c", script];
+    let entered = Running::start(&root.map(String::from));
+    let host_view = std::fs::read_to_string(format!("/proc/{}/status", entered.container)).unwrap();
+    assert_eq!(
+        status_lines(&host_view, &["Uid", "Gid", "Groups"]),
+        [
+            "Uid: 65534 65534 65534 65534",
+            "Gid: 65534 65534 65534 65534",
+            "Groups:"
+        ],
+        "from the host, the command must be the container's owner, nobody"
+    );
+    let out = entered.finish();
+    out.assert_status(0);
+    let inside: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        inside,
+        ["0", "0", "Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups:"],
+        "{out:#?}"
+    );
+    container.finish().assert_status(0);
+}
+
+/// A user namespace whose uid 0 is not mapped has no root to become: one line, 125, and the
+/// command does not run.
+#[test]
+fn refuses_a_user_namespace_without_root() {
+    if !testkit::root_or_skip("root enters a user's namespace") {
+        return;
+    }
+    let mut argv: Vec<String> = testkit::NOBODY.map(String::from).to_vec();
+    argv.extend(["unshare", "--user", "--map-user=1", "--map-group=1", "--fork"].map(String::from));
+    argv.extend(testkit::WAIT_FOR_STDIN.map(String::from));
+    let theirs = Running::start(&argv);
+    let out = run(&[ENTER, &theirs.container.to_string(), "echo", "ran"]);
+    out.assert_status(125);
+    assert_eq!(out.stdout, "", "the command must not run");
+    let line = testkit::checks::one_error_line(&out);
+    assert!(
+        line.contains("setgid(0) failed") && line.contains("not mapped"),
+        "{line}"
+    );
+    theirs.finish().assert_status(0);
 }
