@@ -12,6 +12,32 @@ use common::say;
 use nix::errno::Errno;
 use nix::unistd::{getgroups, setgid, setgroups, setuid, Gid, Uid};
 
+// ANCHOR: dumpable
+/// Make this process non-dumpable: prctl(2), PR_SET_DUMPABLE,
+/// <https://man7.org/linux/man-pages/man2/prctl.2.html>.
+///
+/// Another process may ptrace us, or open our `/proc/PID/fd/*` and `/proc/PID/mem`, if it has
+/// our uid, or `CAP_SYS_PTRACE` in our user namespace. Once we have entered the container's
+/// user namespace, its root has that capability over us, while we still hold what we brought
+/// from the host (CVE-2016-9962: runc's `exec`, ptraced by the container's PID 1, leaked host
+/// fds; runc's `nsexec` now makes itself non-dumpable first thing, for this reason). A process
+/// that is not dumpable may only be ptraced by a holder of `CAP_SYS_PTRACE` in the user
+/// namespace its program was started in, the host's, and its `/proc/PID` files belong to root.
+///
+/// Our child, the command-to-be, inherits this until execve(2). There the kernel makes the
+/// process dumpable again if the new program's credentials allow it (not set-user-ID, a file it
+/// may read): by then the command runs as the container's root, holds only fds 0-2, and its
+/// program belongs to the container's user namespace, so the container's root may ptrace it,
+/// as it may any of its processes. That is right: it gets nothing of ours that way.
+///
+/// Changing our uid also resets the flag, to the value of the `fs.suid_dumpable` sysctl,
+/// which may be 1 (dumpable): after we become the container's root, we call this again.
+pub fn become_non_dumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|errno| anyhow!("prctl(PR_SET_DUMPABLE, 0) failed: {errno}: see prctl(2)"))
+}
+// ANCHOR_END: dumpable
+
 // ANCHOR: groups
 /// Leave every supplementary group: setgroups(2) with an empty list, before entering the user
 /// namespace.
@@ -67,6 +93,8 @@ pub fn become_root_of_user_namespace(pid: u32) -> Result<()> {
         ),
         _ => anyhow!("setuid(0) failed in the user namespace of PID {pid}: {errno}"),
     })?;
+    // The uid change reset our dumpable flag to fs.suid_dumpable: set it again.
+    become_non_dumpable()?;
     say!("became uid 0 and gid 0 of the user namespace of PID {pid}");
     Ok(())
 }

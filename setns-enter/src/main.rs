@@ -60,6 +60,9 @@ fn main() {
 fn enter(args: &mut Args) -> Result<i32> {
     let pid = split_off_pid(args)?;
 
+    // First, so that nothing of ours reaches the container: no ptrace from it.
+    defences::become_non_dumpable()?;
+
     let namespaces = open_namespaces(pid)?;
     // Root's groups stay ours: dropped before setns, since the container may deny setgroups.
     let enters_user_namespace = namespaces.iter().any(|(kind, ..)| *kind == "user");

@@ -5,6 +5,7 @@
 //! user's container becomes that container's root (the user, to the host), and the command
 //! gets no fd, ignored signal or ptrace access that belonged to the process that entered.
 
+use std::os::unix::fs::MetadataExt;
 use testkit::{namespaces, run, Out, Running, Step};
 
 const ENTER: &str = env!("CARGO_BIN_EXE_setns-enter");
@@ -239,4 +240,45 @@ fn refuses_a_user_namespace_without_root() {
         "{line}"
     );
     theirs.finish().assert_status(0);
+}
+
+/// setns-enter is not dumpable: the files of its /proc/PID belong to root, and not even the user
+/// it runs as (here the container's owner, who may enter its own container) can open its fds
+/// or ptrace it. Its child, the command-to-be, is a copy of it until execve(2); after execve
+/// the command is dumpable again, and its files belong to its user.
+#[test]
+fn not_dumpable_until_exec() {
+    let container = nobodys_container();
+    let pid = container.container.to_string();
+    // As root, the tests run the container and setns-enter as nobody; otherwise as ourselves.
+    let as_nobody = testkit::is_root();
+    let nobody: &[&str] = if as_nobody { &testkit::NOBODY } else { &[] };
+    let mut argv: Vec<String> = nobody.iter().map(|s| s.to_string()).collect();
+    argv.push(testkit::reachable_by_nobody(ENTER).display().to_string());
+    argv.extend([String::from("-q"), pid]);
+    argv.extend(testkit::WAIT_FOR_STDIN.map(String::from));
+    let entered = Running::start(&argv);
+    let owner = |pid: u32| std::fs::metadata(format!("/proc/{pid}/fd")).unwrap().uid();
+    // (The directory /proc/PID itself always shows the process's uid; the files in it do not.)
+    let user = owner(container.container);
+
+    assert_eq!(
+        owner(entered.pid()),
+        0,
+        "setns-enter's /proc/PID/fd should belong to root"
+    );
+    let fds = format!("/proc/{}/fd", entered.pid());
+    let mut ls = nobody.to_vec();
+    ls.extend(["ls", &fds]);
+    let out = run(&ls);
+    assert_ne!(out.status, 0, "its own user must not list its fds: {out:#?}");
+    assert!(out.stderr.contains("Permission denied"), "{out:#?}");
+
+    assert_eq!(
+        owner(entered.container),
+        user,
+        "after execve the command is dumpable again"
+    );
+    entered.finish().assert_status(0);
+    container.finish().assert_status(0);
 }
