@@ -38,6 +38,64 @@ pub fn become_non_dumpable() -> Result<()> {
 }
 // ANCHOR_END: dumpable
 
+// ANCHOR: fds
+/// Mark every fd above 2 close-on-exec, so the command gets fds 0, 1 and 2 only.
+///
+/// An fd is a capability: whoever holds one to the host's `/`, a host socket or a root-owned
+/// file uses it, whatever namespace it is in (`openat(fd, "..")` climbs out of any container).
+/// Whoever started us may have left fds open, without `O_CLOEXEC`; they must not reach the
+/// container. We keep them until execve(2), which closes them for us.
+///
+/// runc does the same before it execs a container's process (`CloseExecFrom(3)`).
+/// close_range(2), <https://man7.org/linux/man-pages/man2/close_range.2.html>, does it in one
+/// call; its `CLOSE_RANGE_CLOEXEC` needs Linux 5.11, and before that we mark the fds listed in
+/// `/proc/self/fd`. We are called before entering the container's mount namespace, where
+/// `/proc` would be the container's, listing some other process's fds.
+pub fn close_fds_on_exec() -> Result<()> {
+    // SAFETY: close_range(2) takes three integers and touches no memory of ours. With
+    // CLOSE_RANGE_CLOEXEC it closes nothing now, so no fd that Rust code owns is invalidated.
+    let result = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_close_range,
+            3,
+            nix::libc::c_uint::MAX,
+            nix::libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    match Errno::result(result) {
+        Ok(_) => Ok(()),
+        // ENOSYS: no close_range (before Linux 5.9); EINVAL: no CLOSE_RANGE_CLOEXEC (5.9, 5.10).
+        Err(errno @ (Errno::ENOSYS | Errno::EINVAL)) => {
+            say!("close_range() is not available ({errno}): marking each fd in /proc/self/fd instead");
+            mark_listed_fds_on_exec()
+        }
+        Err(errno) => Err(anyhow!("close_range(3, ~0, CLOSE_RANGE_CLOEXEC) failed: {errno}")),
+    }
+}
+
+/// The fallback of [`close_fds_on_exec`]: FD_CLOEXEC on each fd above 2 in `/proc/self/fd`.
+fn mark_listed_fds_on_exec() -> Result<()> {
+    let listing = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| anyhow!("reading /proc/self/fd failed: {e}: is /proc mounted?"))?;
+    // Read the whole list first: the directory's own fd is in it, and closed by the time we mark.
+    let fds: Vec<i32> = listing
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: fcntl(2) with F_SETFD takes and changes only integers: on a number that is not
+        // an open fd it fails with EBADF, and it changes no fd that Rust code relies on (an fd
+        // that Rust code owns keeps working until exec).
+        let result = unsafe { nix::libc::fcntl(fd, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) };
+        match Errno::result(result) {
+            Ok(_) | Err(Errno::EBADF) => {} // EBADF: the listing's own fd, closed since
+            Err(errno) => return Err(anyhow!("fcntl({fd}, F_SETFD, FD_CLOEXEC) failed: {errno}")),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: fds
+
 // ANCHOR: groups
 /// Leave every supplementary group: setgroups(2) with an empty list, before entering the user
 /// namespace.

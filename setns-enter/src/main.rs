@@ -60,8 +60,10 @@ fn main() {
 fn enter(args: &mut Args) -> Result<i32> {
     let pid = split_off_pid(args)?;
 
-    // First, so that nothing of ours reaches the container: no ptrace from it.
+    // First, so that nothing of ours reaches the container: no ptrace from it, and no fd of
+    // ours survives exec. The fds are listed while /proc is still ours.
     defences::become_non_dumpable()?;
+    defences::close_fds_on_exec()?;
 
     let namespaces = open_namespaces(pid)?;
     // Root's groups stay ours: dropped before setns, since the container may deny setgroups.

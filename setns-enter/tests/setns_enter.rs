@@ -282,3 +282,57 @@ fn not_dumpable_until_exec() {
     entered.finish().assert_status(0);
     container.finish().assert_status(0);
 }
+
+/// Run `setns-enter PID sh -c script` from a bash that first runs `setup`, under `wrap`.
+fn enter_from_bash(setup: &str, pid: u32, wrap: &[&str], script: &str) -> Out {
+    let mut argv = vec!["bash", "-c"];
+    let bash = format!("{setup}; exec \"$@\"");
+    argv.extend([bash.as_str(), "bash"]);
+    argv.extend(wrap);
+    let pid = pid.to_string();
+    argv.extend([ENTER, &pid, "sh", "-c", script]);
+    run(&argv)
+}
+
+const LIST_FDS: &str = "ls /proc/$$/fd; [ -e /proc/self/fd/7 ] && echo 'fd 7 is open'; true";
+
+/// The command gets fds 0, 1 and 2 only: not fd 7, which the caller opened on the host's /,
+/// and through which the container could reach every host file.
+#[test]
+fn the_command_gets_fds_0_1_2_only() {
+    if !testkit::root_or_skip("root enters a user's container") {
+        return;
+    }
+    let container = nobodys_container();
+    let out = enter_from_bash("exec 7</", container.container, &[], LIST_FDS);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "0\n1\n2\n", "{out:#?}");
+    container.finish().assert_status(0);
+}
+
+/// The same where close_range(2) is missing (kernels before 5.11): strace makes it fail with
+/// ENOSYS, and setns-enter marks the fds it finds in /proc/self/fd instead.
+#[test]
+fn the_command_gets_fds_0_1_2_only_without_close_range() {
+    if !testkit::root_or_skip("root enters a user's container") {
+        return;
+    }
+    let container = nobodys_container();
+    let strace = [
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "-e",
+        "inject=close_range:error=ENOSYS",
+    ];
+    let out = enter_from_bash("exec 7</", container.container, &strace, LIST_FDS);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "0\n1\n2\n", "{out:#?}");
+    assert!(
+        out.stderr.contains("close_range() is not available (ENOSYS"),
+        "strace should have made close_range fail: {out:#?}"
+    );
+    container.finish().assert_status(0);
+}
