@@ -10,6 +10,7 @@
 use anyhow::{anyhow, Result};
 use common::say;
 use nix::errno::Errno;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
 use nix::unistd::{getgroups, setgid, setgroups, setuid, Gid, Uid};
 
 // ANCHOR: dumpable
@@ -157,3 +158,32 @@ pub fn become_root_of_user_namespace(pid: u32) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: root
+
+// ANCHOR: signals
+/// Give the command every signal at its default action, and none blocked.
+///
+/// execve(2) resets signals we *handle* to the default, but keeps those we *ignore*, and the
+/// signal mask (signal(7), <https://man7.org/linux/man-pages/man7/signal.7.html>). The Rust
+/// runtime ignores SIGPIPE, and whoever started us may have ignored more: a command that
+/// ignores SIGPIPE keeps writing into a closed pipe, one that ignores SIGTERM cannot be stopped.
+pub fn reset_signals() -> Result<()> {
+    for signal in 1..=nix::libc::SIGRTMAX() {
+        // SIGKILL and SIGSTOP always have their default action. The kernel's real-time signals
+        // start at 32, but glibc keeps the first two for its threads (its SIGRTMIN is above
+        // them) and refuses to change them; its own posix_spawn may leave them ignored in the
+        // programs it starts, and a program that uses them installs its own handlers, so an
+        // inherited "ignore" does not hurt it.
+        let glibcs_own = (32..nix::libc::SIGRTMIN()).contains(&signal);
+        if signal == nix::libc::SIGKILL || signal == nix::libc::SIGSTOP || glibcs_own {
+            continue;
+        }
+        // SAFETY: setting a disposition to SIG_DFL installs no code of ours to run in a signal
+        // handler, so nothing here needs to be async-signal-safe.
+        if unsafe { nix::libc::signal(signal, nix::libc::SIG_DFL) } == nix::libc::SIG_ERR {
+            return Err(anyhow!("signal({signal}, SIG_DFL) failed: {}", Errno::last()));
+        }
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(|errno| anyhow!("sigprocmask(SIG_SETMASK, {{}}) failed: {errno}"))
+}
+// ANCHOR_END: signals

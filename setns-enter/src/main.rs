@@ -9,6 +9,10 @@
 //! - the PID namespace: `setns` cannot change the PID of a running process, so it only sets
 //!   the namespace our *children* will be born in. We start a child, and it runs the command.
 //!
+//! And the process that enters brings nothing of ours in: it becomes the root of the
+//! container's user namespace (not host root), cannot be ptraced, and the command gets fds 0-2
+//! and default signals only. `defences.rs` says why each is needed.
+//!
 //! Try: `sudo target/debug/step04-pid sleep 1000 &`, then
 //! `sudo target/debug/setns-enter $(pgrep -n -x sleep) sh -c 'hostname; echo $$'`.
 
@@ -160,6 +164,8 @@ fn open_namespaces(pid: u32) -> Result<Vec<(&'static str, CloneFlags, OwnedFd)>>
 
 /// In the child: now in every namespace of the container, PID included.
 fn run_command(args: &Args) -> Result<Infallible> {
+    // Ignored signals and the signal mask survive execve: give the command the defaults.
+    defences::reset_signals()?;
     // After setns into a mount namespace the kernel puts our root and working directory at
     // that namespace's root, so paths resolve inside the container; start at its /.
     std::env::set_current_dir("/").context("chdir(\"/\") failed")?;

@@ -336,3 +336,36 @@ fn the_command_gets_fds_0_1_2_only_without_close_range() {
     );
     container.finish().assert_status(0);
 }
+
+/// The command starts with every signal at its default and none blocked, whatever the caller
+/// ignored (and Rust programs such as setns-enter ignore SIGPIPE): an ignored disposition
+/// survives execve(2), and a command that ignores SIGPIPE keeps writing to a closed pipe.
+#[test]
+fn the_command_gets_default_signals() {
+    if !testkit::root_or_skip("root enters a user's container") {
+        return;
+    }
+    let container = nobodys_container();
+    let trap = "trap '' PIPE USR1 RTMIN+1";
+    let out = enter_from_bash(
+        trap,
+        container.container,
+        &[],
+        "grep -E '^Sig(Ign|Blk):' /proc/self/status",
+    );
+    out.assert_status(0);
+    let mask = |field: &str| {
+        let line = out.stdout.lines().find(|l| l.starts_with(field)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(mask("SigBlk:"), 0, "no signal should be blocked: {out:#?}");
+    // Signals 32 and 33 are glibc's own, which it does not let a program change. (The children
+    // of this test process, which has threads, have them ignored: glibc's posix_spawn does that.)
+    let glibcs_own = (1 << (32 - 1)) | (1 << (33 - 1));
+    assert_eq!(
+        mask("SigIgn:") & !glibcs_own,
+        0,
+        "no signal should be ignored: {out:#?}"
+    );
+    container.finish().assert_status(0);
+}
