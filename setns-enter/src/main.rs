@@ -9,16 +9,24 @@
 //! - the PID namespace: `setns` cannot change the PID of a running process, so it only sets
 //!   the namespace our *children* will be born in. We start a child, and it runs the command.
 //!
+//! And the process that enters brings nothing of ours in: it becomes the root of the
+//! container's user namespace (not host root), cannot be ptraced, and the command gets fds 0-2
+//! and default signals only. `defences.rs` says why each is needed.
+//!
 //! Try: `sudo target/debug/step04-pid sleep 1000 &`, then
 //! `sudo target/debug/setns-enter $(pgrep -n -x sleep) sh -c 'hostname; echo $$'`.
 
-use anyhow::{anyhow, Context, Result};
+mod defences;
+
+use anyhow::{anyhow, bail, Context, Result};
 use common::{say, Args, Step};
 use nix::errno::Errno;
+use nix::fcntl::{open, openat, OFlag};
 use nix::sched::{setns, CloneFlags};
+use nix::sys::stat::{fstat, stat, Mode};
 use std::convert::Infallible;
-use std::fs::File;
-use std::os::fd::AsFd;
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
 
 const STEP: Step = Step {
     name: "setns-enter",
@@ -43,51 +51,35 @@ const KINDS: [(&str, CloneFlags); 6] = [
 ];
 // ANCHOR_END: kinds
 
+/// What the common command line runs when it is given no command.
+const DEFAULT_COMMAND: &str = "/bin/bash";
+
+const USAGE: &str = "usage: setns-enter PID [COMMAND [ARG...]]";
+
 fn main() {
     let mut args = common::cli::parse(&STEP);
     common::exit_with(enter(&mut args));
 }
 
 fn enter(args: &mut Args) -> Result<i32> {
-    // The common command line reads `PID COMMAND...` as one command: split off the PID.
-    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
-        anyhow::bail!("which process? usage: setns-enter PID [COMMAND [ARG...]]");
-    }
-    let pid = args.command.remove(0).to_string_lossy().into_owned();
-    if args.command.is_empty() {
-        args.command.push(std::ffi::CString::new("/bin/bash").expect("no NUL"));
-    }
-    let pid: u32 = pid
-        .parse()
-        .map_err(|_| anyhow!("'{pid}' is not a PID: usage: setns-enter PID [COMMAND [ARG...]]"))?;
+    let pid = split_off_pid(args)?;
 
-    // ANCHOR: open
-    // Open every namespace file first: once we are in the container's mount namespace,
-    // /proc/PID may name another process, or none.
-    let mut namespaces = Vec::new();
-    for (kind, flag) in KINDS {
-        let theirs = format!("/proc/{pid}/ns/{kind}");
-        let file = File::open(&theirs).map_err(|e| match e.raw_os_error().map(Errno::from_raw) {
-            Some(Errno::ENOENT) => anyhow!("open({theirs}) failed: there is no process {pid}"),
-            Some(Errno::EACCES | Errno::EPERM) => anyhow!(
-                "open({theirs}) failed: {e}: only root or the owner of process {pid} may open its namespaces: run as root (sudo)"
-            ),
-            _ => anyhow!("open({theirs}) failed: {e}"),
-        })?;
-        // setns(2) to the user namespace we are already in fails with EINVAL; skip any we share.
-        let same =
-            std::fs::read_link(&theirs).ok() == std::fs::read_link(format!("/proc/self/ns/{kind}")).ok();
-        if !same {
-            namespaces.push((kind, flag, file));
-        }
+    // First, so that nothing of ours reaches the container: no ptrace from it, and no fd of
+    // ours survives exec. The fds are listed while /proc is still ours.
+    defences::become_non_dumpable()?;
+
+    let namespaces = open_namespaces(pid)?;
+    // Root's groups stay ours: dropped before setns, since the container may deny setgroups.
+    let enters_user_namespace = namespaces.iter().any(|(kind, ..)| *kind == "user");
+    if enters_user_namespace {
+        defences::drop_supplementary_groups()?;
     }
-    // ANCHOR_END: open
 
     // ANCHOR: setns
     // setns(2), https://man7.org/linux/man-pages/man2/setns.2.html: the flag makes the kernel
     // check that the file is the kind of namespace we mean.
     for (kind, flag, file) in &namespaces {
-        setns(file.as_fd(), *flag).map_err(|errno| {
+        setns(file, *flag).map_err(|errno| {
             let why = match errno {
                 Errno::EPERM => "entering a namespace needs CAP_SYS_ADMIN over it: run as root (sudo)",
                 Errno::EINVAL => "the kernel refused this namespace (a multi-threaded process may not enter a user namespace)",
@@ -98,6 +90,11 @@ fn enter(args: &mut Args) -> Result<i32> {
         say!("entered the {kind} namespace of PID {pid}");
     }
     // ANCHOR_END: setns
+
+    // In a user namespace that is not ours, be its root, not host root with our uid.
+    if enters_user_namespace {
+        defences::become_root_of_user_namespace(pid)?;
+    }
 
     // ANCHOR: fork
     // Our own PID cannot change: only a child of ours is born in the container's PID
@@ -121,8 +118,65 @@ fn enter(args: &mut Args) -> Result<i32> {
     // ANCHOR_END: fork
 }
 
+/// The common command line reads `PID COMMAND...` as one command: split off the PID.
+fn split_off_pid(args: &mut Args) -> Result<u32> {
+    // Given nothing but options, the common command line fills in its default command. No PID
+    // is spelled /bin/bash, so that command alone means no PID was given.
+    if args.command.len() == 1 && args.command[0].as_bytes() == DEFAULT_COMMAND.as_bytes() {
+        bail!("which process? {USAGE}");
+    }
+    let pid = args.command.remove(0);
+    if args.command.is_empty() {
+        args.command.push(CString::new(DEFAULT_COMMAND).expect("no NUL"));
+    }
+    let pid = pid.to_string_lossy();
+    pid.parse().map_err(|_| anyhow!("'{pid}' is not a PID: {USAGE}"))
+}
+
+// ANCHOR: open
+/// Open the namespace files of process `pid`, and keep those we are not in already.
+///
+/// All of them, before the first setns: once we are in the container's mount namespace,
+/// /proc/PID may name another process, or none. And all through one fd of the directory
+/// /proc/PID, which stays tied to the process it was opened for: if that process ends and
+/// another one gets its PID, opening through the fd fails, instead of giving us a stranger's
+/// namespaces. Each with O_CLOEXEC, so the command does not inherit them: open(2),
+/// <https://man7.org/linux/man-pages/man2/open.2.html>.
+fn open_namespaces(pid: u32) -> Result<Vec<(&'static str, CloneFlags, OwnedFd)>> {
+    let dir = format!("/proc/{pid}");
+    let process = open(dir.as_str(), OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(
+        |errno| match errno {
+            Errno::ENOENT => anyhow!("open({dir}) failed: there is no process {pid}"),
+            _ => anyhow!("open({dir}) failed: {errno}"),
+        },
+    )?;
+    let mut namespaces = Vec::new();
+    for (kind, flag) in KINDS {
+        let theirs = format!("/proc/{pid}/ns/{kind}");
+        let file = openat(&process, format!("ns/{kind}").as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|errno| match errno {
+                Errno::ENOENT | Errno::ESRCH => anyhow!("open({theirs}) failed: there is no process {pid} any more"),
+                Errno::EACCES | Errno::EPERM => anyhow!(
+                    "open({theirs}) failed: {errno}: only root or the owner of process {pid} may open its namespaces: run as root (sudo)"
+                ),
+                _ => anyhow!("open({theirs}) failed: {errno}"),
+            })?;
+        // A namespace is known by the device and inode numbers of its file. setns(2) to the user
+        // namespace we are already in fails with EINVAL; skip any we share.
+        let ours_path = format!("/proc/self/ns/{kind}");
+        let ours = stat(ours_path.as_str()).with_context(|| format!("stat({ours_path}) failed"))?;
+        let their_ns = fstat(&file).with_context(|| format!("fstat({theirs}) failed"))?;
+        if (their_ns.st_dev, their_ns.st_ino) != (ours.st_dev, ours.st_ino) {
+            namespaces.push((kind, flag, file));
+        }
+    }
+    Ok(namespaces)
+}
+// ANCHOR_END: open
+
 /// In the child: now in every namespace of the container, PID included.
 fn run_command(args: &Args) -> Result<Infallible> {
+    // Ignored signals and the signal mask survive execve: give the command the defaults.
     // After setns into a mount namespace the kernel puts our root and working directory at
     // that namespace's root, so paths resolve inside the container; start at its /.
     std::env::set_current_dir("/").context("chdir(\"/\") failed")?;

@@ -1,7 +1,12 @@
 //! setns-enter joins a running container: started by a step through testkit, entered from
 //! outside, and checked from inside (what the command prints) and against /proc/PID/ns.
+//!
+//! The last tests check that entering gives the container nothing of ours: root entering a
+//! user's container becomes that container's root (the user, to the host), and the command
+//! gets no fd, ignored signal or ptrace access that belonged to the process that entered.
 
-use testkit::{namespaces, run, Out, Step};
+use std::os::unix::fs::MetadataExt;
+use testkit::{namespaces, run, Out, Running, Step};
 
 const ENTER: &str = env!("CARGO_BIN_EXE_setns-enter");
 
@@ -111,4 +116,189 @@ fn refuses_without_root() {
     let line = testkit::checks::one_error_line(&out);
     assert!(line.contains("failed") && line.contains("root"), "{line}");
     running.finish().assert_status(0);
+}
+
+/// The command line is parsed once: with options but no PID, the error asks for the PID
+/// (it used to call the default command, /bin/bash, "not a PID"), and an argument that is not
+/// UTF-8 is an error line, not a panic.
+#[test]
+fn no_pid_is_a_usage_error_even_with_options() {
+    let out = run(&[ENTER, "--stop-timeout", "1"]);
+    out.assert_status(125);
+    let line = testkit::checks::one_error_line(&out);
+    assert!(line.contains("which process? usage: setns-enter PID"), "{line}");
+
+    use std::os::unix::ffi::OsStrExt;
+    let out = std::process::Command::new(ENTER)
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let out = Out {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    out.assert_status(125);
+    assert!(testkit::checks::one_error_line(&out).contains("is not a PID"), "{out:#?}");
+}
+
+/// A user's container (step06, run by nobody), for the tests in which root enters it.
+fn nobodys_container() -> Running {
+    Step::nobody(step_bin("step06-user")).start(&["-q"])
+}
+
+/// The words of the lines of `/proc/PID/status` that start with one of `fields`.
+fn status_lines(status: &str, fields: &[&str]) -> Vec<String> {
+    status
+        .lines()
+        .filter(|l| fields.iter().any(|f| l.starts_with(&format!("{f}:"))))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// Root enters nobody's container as that container's root: uid and gid 0 inside, none of
+/// root's supplementary groups, and to the host the command is nobody, not root. (As host root it
+/// could be ptraced by the container's root, and made to act as root on the host.)
+#[test]
+fn root_becomes_the_containers_root() {
+    if !testkit::root_or_skip("root enters a user's container") {
+        return;
+    }
+    let container = nobodys_container();
+    let pid = container.container.to_string();
+    let script = "echo ready; id -u; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status; read _; exit 0";
+    // Root in two supplementary groups, as root often is (setpriv only sets them, then execs).
+    let root = ["setpriv", "--groups=4,100", ENTER, "-q", &pid, "sh", "-c", script];
+    let entered = Running::start(&root.map(String::from));
+    let host_view = std::fs::read_to_string(format!("/proc/{}/status", entered.container)).unwrap();
+    assert_eq!(
+        status_lines(&host_view, &["Uid", "Gid", "Groups"]),
+        ["Uid: 65534 65534 65534 65534", "Gid: 65534 65534 65534 65534", "Groups:"],
+        "from the host, the command must be the container's owner, nobody"
+    );
+    let out = entered.finish();
+    out.assert_status(0);
+    let inside: Vec<String> =
+        out.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(inside, ["0", "0", "Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups:"], "{out:#?}");
+    container.finish().assert_status(0);
+}
+
+/// A user namespace whose uid 0 is not mapped has no root to become: one line, 125, and the
+/// command does not run.
+#[test]
+fn refuses_a_user_namespace_without_root() {
+    if !testkit::root_or_skip("root enters a user's namespace") {
+        return;
+    }
+    let mut argv: Vec<String> = testkit::NOBODY.map(String::from).to_vec();
+    argv.extend(["unshare", "--user", "--map-user=1", "--map-group=1", "--fork"].map(String::from));
+    argv.extend(testkit::WAIT_FOR_STDIN.map(String::from));
+    let theirs = Running::start(&argv);
+    let out = run(&[ENTER, &theirs.container.to_string(), "echo", "ran"]);
+    out.assert_status(125);
+    assert_eq!(out.stdout, "", "the command must not run");
+    let line = testkit::checks::one_error_line(&out);
+    assert!(line.contains("setgid(0) failed") && line.contains("not mapped"), "{line}");
+    theirs.finish().assert_status(0);
+}
+
+/// setns-enter is not dumpable: the files of its /proc/PID belong to root, and not even the user
+/// it runs as (here the container's owner, who may enter its own container) can open its fds
+/// or ptrace it. Its child, the command-to-be, is a copy of it until execve(2); after execve
+/// the command is dumpable again, and its files belong to its user.
+#[test]
+fn not_dumpable_until_exec() {
+    let container = nobodys_container();
+    let pid = container.container.to_string();
+    // As root, the tests run the container and setns-enter as nobody; otherwise as ourselves.
+    let as_nobody = testkit::is_root();
+    let nobody: &[&str] = if as_nobody { &testkit::NOBODY } else { &[] };
+    let mut argv: Vec<String> = nobody.iter().map(|s| s.to_string()).collect();
+    argv.push(testkit::reachable_by_nobody(ENTER).display().to_string());
+    argv.extend([String::from("-q"), pid]);
+    argv.extend(testkit::WAIT_FOR_STDIN.map(String::from));
+    let entered = Running::start(&argv);
+    let owner = |pid: u32| std::fs::metadata(format!("/proc/{pid}/fd")).unwrap().uid();
+    // (The directory /proc/PID itself always shows the process's uid; the files in it do not.)
+    let user = owner(container.container);
+
+    assert_eq!(owner(entered.pid()), 0, "setns-enter's /proc/PID/fd should belong to root");
+    let fds = format!("/proc/{}/fd", entered.pid());
+    let mut ls = nobody.to_vec();
+    ls.extend(["ls", &fds]);
+    let out = run(&ls);
+    assert_ne!(out.status, 0, "its own user must not list its fds: {out:#?}");
+    assert!(out.stderr.contains("Permission denied"), "{out:#?}");
+
+    assert_eq!(owner(entered.container), user, "after execve the command is dumpable again");
+    entered.finish().assert_status(0);
+    container.finish().assert_status(0);
+}
+
+/// Run `setns-enter PID sh -c script` from a bash that first runs `setup`, under `wrap`.
+fn enter_from_bash(setup: &str, pid: u32, wrap: &[&str], script: &str) -> Out {
+    let mut argv = vec!["bash", "-c"];
+    let bash = format!("{setup}; exec \"$@\"");
+    argv.extend([bash.as_str(), "bash"]);
+    argv.extend(wrap);
+    let pid = pid.to_string();
+    argv.extend([ENTER, &pid, "sh", "-c", script]);
+    run(&argv)
+}
+
+const LIST_FDS: &str = "ls /proc/$$/fd; [ -e /proc/self/fd/7 ] && echo 'fd 7 is open'; true";
+
+/// The command gets fds 0, 1 and 2 only: not fd 7, which the caller opened on the host's /,
+/// and through which the container could reach every host file.
+#[test]
+fn the_command_gets_fds_0_1_2_only() {
+    if !testkit::root_or_skip("root enters a user's container") {
+        return;
+    }
+    let container = nobodys_container();
+    let out = enter_from_bash("exec 7</", container.container, &[], LIST_FDS);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "0\n1\n2\n", "{out:#?}");
+    container.finish().assert_status(0);
+}
+
+/// The same where close_range(2) is missing (kernels before 5.11): strace makes it fail with
+/// ENOSYS, and setns-enter marks the fds it finds in /proc/self/fd instead.
+#[test]
+fn the_command_gets_fds_0_1_2_only_without_close_range() {
+    if !testkit::root_or_skip("root enters a user's container") {
+        return;
+    }
+    let container = nobodys_container();
+    let strace = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "inject=close_range:error=ENOSYS"];
+    let out = enter_from_bash("exec 7</", container.container, &strace, LIST_FDS);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "0\n1\n2\n", "{out:#?}");
+    container.finish().assert_status(0);
+}
+
+/// The command starts with every signal at its default and none blocked, whatever the caller
+/// ignored (and Rust programs such as setns-enter ignore SIGPIPE): an ignored disposition
+/// survives execve(2), and a command that ignores SIGPIPE keeps writing to a closed pipe.
+#[test]
+fn the_command_gets_default_signals() {
+    if !testkit::root_or_skip("root enters a user's container") {
+        return;
+    }
+    let container = nobodys_container();
+    let trap = "trap '' PIPE USR1 RTMIN+1";
+    let out = enter_from_bash(trap, container.container, &[], "grep -E '^Sig(Ign|Blk):' /proc/self/status");
+    out.assert_status(0);
+    let mask = |field: &str| {
+        let line = out.stdout.lines().find(|l| l.starts_with(field)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(mask("SigBlk:"), 0, "no signal should be blocked: {out:#?}");
+    // Signals 32 and 33 are glibc's own, which it does not let a program change. (The children
+    // of this test process, which has threads, have them ignored: glibc's posix_spawn does that.)
+    let glibcs_own = (1 << (32 - 1)) | (1 << (33 - 1));
+    assert_eq!(mask("SigIgn:") & !glibcs_own, 0, "no signal should be ignored: {out:#?}");
+    container.finish().assert_status(0);
 }
