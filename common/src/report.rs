@@ -92,7 +92,8 @@ pub fn require_cap(cap: Capability) -> Result<()> {
     }
     anyhow::bail!(
         "{} needs {cap} to create its namespaces, and this process (uid {}) does not have it: \
-         run it as root (sudo {}), or try step06-user, which needs no root",
+         run it as root (sudo {}), or in a sandbox of your own (cargo xtask sandbox), \
+         or try step06-user, which needs no root",
         cli::program(),
         nix::unistd::geteuid(),
         cli::invoked_as(),

@@ -80,7 +80,8 @@ pub fn connect(child: Pid, network: &Network, maps: &crate::userns::Release) -> 
     if !caps::has_cap(None, CapSet::Effective, Capability::CAP_NET_ADMIN).unwrap_or(false) {
         say!(
             "parent: no network link for the container, only lo: making the host's end of a veth \
-             pair needs CAP_NET_ADMIN, which uid {} lacks; run with sudo (inside unshare --net) for one",
+             pair needs CAP_NET_ADMIN, which uid {} lacks; run with sudo (inside unshare --net), or in \
+             cargo xtask sandbox, for one",
             geteuid()
         );
         return Ok(());
