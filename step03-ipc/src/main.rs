@@ -5,8 +5,8 @@
 //! through these by a numeric key, so without this flag a container could read the host's
 //! queues. A queue made on the host with `ipcmk -Q` does not show inside: `ipcs -q` is empty.
 //!
-//! Try: `sudo ipcmk -Q; sudo target/debug/step03-ipc ipcs -q`, then `ipcs -q` on the host
-//! (and `ipcrm -a` to remove the queue again).
+//! Try it in a throwaway IPC namespace, so the queue vanishes with it and the host's are left
+//! alone: `sudo unshare --ipc sh -c 'ipcmk -Q; ipcs -q; target/debug/step03-ipc ipcs -q'`.
 
 use anyhow::{Context, Result};
 use caps::Capability;

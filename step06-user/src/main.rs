@@ -9,7 +9,8 @@
 //! Which inside ID is which outside ID, the parent writes into `/proc/PID/uid_map` and
 //! `gid_map`, while the child waits on a pipe: until then it would be `nobody` (65534).
 //!
-//! The maps and the pipe are in `userns.rs`. Try, as an ordinary user: `target/debug/step06-user sh -c 'id; hostname; echo $$; ps -e'`.
+//! The maps and the pipe are in `userns.rs`. Try, as an ordinary user:
+//! `target/debug/step06-user sh -c 'id; hostname; echo $$; ps -e'`.
 
 mod rootfs;
 mod userns;
