@@ -72,6 +72,11 @@ const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const COMMON_OPTIONS: &[Opt] = &[
     Opt { name: "--quiet", value: None, help: "no narration on stderr (errors are still printed)" },
     Opt {
+        name: "--pid-file",
+        value: Some("FILE"),
+        help: "once the command starts, write the container's PID (as the host sees it) to FILE",
+    },
+    Opt {
         name: "--stop-timeout",
         value: Some("SECS"),
         help: "after forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT, wait this long, then SIGKILL (default 10)",

@@ -21,6 +21,7 @@
 pub mod cli;
 pub mod init;
 pub mod netlink;
+mod pidfile;
 mod process;
 mod report;
 mod tool;

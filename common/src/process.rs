@@ -15,8 +15,10 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{execv, getpgid, getpgrp, pipe2, Pid};
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 /// The size of the child's stack: 1 MiB, as the article's `char container_stack[1024*1024]`.
@@ -51,17 +53,27 @@ pub fn flag_names(flags: CloneFlags, exit_signal: Option<Signal>) -> String {
 ///   end-of-file instead. Both ends close on exec, so the command never sees them.
 /// - The signals [`wait_for`] forwards are blocked from before `clone` until the parent reads
 ///   them from a signalfd, so none is lost or kills the parent in between.
+/// - A second pipe, the other way, on which the child says "the command starts now", for
+///   `--pid-file`: the parent writes the file when the container is set up, not before.
 pub struct Lifeline {
     parent_alive: OwnedFd,
     parent_alive_w: OwnedFd,
+    command_starts: OwnedFd,
+    command_starts_w: OwnedFd,
 }
+
+/// In the child: the write end of the "command starts" pipe, which [`exec`] writes to.
+static COMMAND_STARTS_W: AtomicI32 = AtomicI32::new(-1);
+/// In the parent: its read end, which [`wait_for`] reads.
+static COMMAND_STARTS: AtomicI32 = AtomicI32::new(-1);
 
 impl Lifeline {
     /// Make the pipe and block the forwarded signals. Call it just before `clone`.
     pub fn new() -> Result<Lifeline> {
         let (parent_alive, parent_alive_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
+        let (command_starts, command_starts_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded()), None).context("sigprocmask() failed")?;
-        Ok(Lifeline { parent_alive, parent_alive_w })
+        Ok(Lifeline { parent_alive, parent_alive_w, command_starts, command_starts_w })
     }
 
     /// In the child, first thing: ask to die with the parent, then run `child`. Returns the
@@ -72,6 +84,8 @@ impl Lifeline {
         // setuid program (prctl(2)); `--init` keeps a process of ours as PID 1 for that case.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         let _ = nix::unistd::close(self.parent_alive_w.as_raw_fd()); // our copy: only the parent's counts
+        let _ = nix::unistd::close(self.command_starts.as_raw_fd()); // the parent's end
+        COMMAND_STARTS_W.store(self.command_starts_w.as_raw_fd(), Ordering::Relaxed);
         let mut fds = [PollFd::new(self.parent_alive.as_fd(), PollFlags::POLLIN)];
         if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
             return crate::EXIT_STEP_FAILED as isize; // the parent died before we asked
@@ -89,6 +103,8 @@ impl Lifeline {
     /// the pipe's write end open until it exits, however it exits.
     pub fn started(self, cloned: nix::Result<Pid>, flags: CloneFlags) -> Result<Pid> {
         std::mem::forget(self.parent_alive_w);
+        COMMAND_STARTS.store(self.command_starts.into_raw_fd(), Ordering::Relaxed);
+        drop(self.command_starts_w); // the child's end: its last copy closes when the command starts
         cloned.map_err(|errno| {
             let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&forwarded()), None);
             CloneFailed { errno, flags }.into()
@@ -146,6 +162,11 @@ pub fn exec(command: &[CString]) -> Result<Infallible> {
     };
     close_other_fds()?;
     default_signals()?;
+    let starts = COMMAND_STARTS_W.load(Ordering::Relaxed);
+    if starts >= 0 {
+        // SAFETY: the fd is the pipe's write end that Lifeline handed the child, still open here.
+        let _ = nix::unistd::write(unsafe { BorrowedFd::borrow_raw(starts) }, b"!");
+    }
     let name = program.to_string_lossy();
     let errno = exec_in_path(program, command);
     // EACCES from a directory in PATH closed to us, with the command in none of them, is what
@@ -252,6 +273,12 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .context("signalfd() failed")?;
     let mut kill_at: Option<Instant> = None;
+    let mut _pid_file = None; // removed when dropped, as we return
+                              // SAFETY: the read end Lifeline::started left us, open until this process exits.
+    let starts = Some(COMMAND_STARTS.swap(-1, Ordering::Relaxed))
+        .filter(|&fd| fd >= 0 && args.value("--pid-file").is_some())
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut starts = starts;
     loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, status)) => {
@@ -272,8 +299,20 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
                 PollTimeout::try_from(left.as_millis().max(1)).unwrap_or(PollTimeout::MAX)
             }
         };
-        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, timeout) {
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        fds.extend(starts.as_ref().map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN)));
+        let ready = poll(&mut fds, timeout);
+        let command_starts = fds.get(1).and_then(PollFd::revents).is_some_and(|r| !r.is_empty());
+        if command_starts {
+            // A byte: the command starts now. End of file: the child ended before it got there.
+            let fd = starts.take().expect("polled");
+            if nix::unistd::read(&fd, &mut [0u8; 1]) == Ok(1) {
+                let path = Path::new(args.value("--pid-file").unwrap_or_default());
+                _pid_file = Some(crate::pidfile::write(path, child)?);
+                say!("parent: wrote PID {child} to {}", path.display());
+            }
+        }
+        match ready {
             Ok(0) => {
                 say!(
                     "parent: container still running {:?} after the signal; sending SIGKILL",

@@ -58,6 +58,10 @@ fn inherited_fds_closed() {
     attacks::inherited_fds_closed(STEP, &[])
 }
 #[test]
+fn pid_file() {
+    attacks::pid_file(STEP)
+}
+#[test]
 fn default_signals() {
     attacks::default_signals(STEP, &[])
 }

@@ -85,6 +85,10 @@ fn inherited_fds_closed_with_init() {
     attacks::inherited_fds_closed(STEP, &["--init"])
 }
 #[test]
+fn pid_file() {
+    attacks::pid_file(STEP)
+}
+#[test]
 fn default_signals() {
     attacks::default_signals(STEP, &["--init"])
 }

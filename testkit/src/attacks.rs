@@ -298,3 +298,39 @@ fn status_field(pid: u32, field: &str) -> String {
     let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_default();
     line[field.len().min(line.len())..].trim().to_string()
 }
+
+/// `--pid-file FILE`: once the command starts, FILE holds the container's PID as the host
+/// sees it (the step's own child), and it is gone when the container ends. A symlink planted
+/// at FILE is replaced, never written through: its target keeps its content.
+pub fn pid_file(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let dir = Scratch::new();
+    if step.as_nobody && is_root() {
+        // The step runs as nobody here, and writes FILE as nobody.
+        std::os::unix::fs::chown(&dir.0, Some(65534), Some(65534)).unwrap();
+    }
+    let (file, victim) = (dir.0.join("pid"), dir.0.join("victim"));
+    std::fs::write(&victim, "victim\n").unwrap();
+    std::os::unix::fs::symlink(&victim, &file).unwrap();
+    let argv = step.argv(&["-q", "--pid-file", file.to_str().unwrap(), "sh", "-c", "echo ready; read _"]);
+    let mut child =
+        Command::new(&argv[0]).args(&argv[1..]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let written = std::fs::read_to_string(&file).unwrap_or_default();
+    let step_pid = children(child.id()).first().copied().unwrap_or(child.id());
+    let container = children(step_pid).first().or(children(child.id()).first()).copied();
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim\n", "written through the symlink");
+    assert_eq!(written.trim().parse::<u32>().ok(), container, "FILE does not hold the container's PID");
+    assert!(!file.exists(), "FILE outlived its container");
+}
