@@ -4,11 +4,15 @@
 //! creates directly in the child's network namespace as `eth0`. It sends the child its address
 //! and gateway through the pipe the child waits on. The child, root in its own namespaces,
 //! brings `lo` and `eth0` up, adds the address and a default route.
+//!
+//! Both ask the kernel over rtnetlink(7), as `ip` itself does (`common::netlink`), and print
+//! each request as the `ip` command that makes the same change, so you can repeat it by hand.
 
 use anyhow::{bail, Context, Result};
 use caps::{CapSet, Capability};
 use common::netlink::Netlink;
 use common::{say, Args};
+use nix::errno::Errno;
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::{if_nametoindex, InterfaceFlags};
 use nix::unistd::{geteuid, Pid};
@@ -17,9 +21,7 @@ use std::net::Ipv4Addr;
 // ANCHOR: network
 /// Bring up our side of the network: `lo`, and `eth0` if the parent made us a link
 /// (`link` is then "ADDRESS/PREFIX GATEWAY"). We may: we are root in the user namespace that
-/// owns this network namespace. We ask the kernel over rtnetlink(7), as `ip` itself does,
-/// because starting `ip` would cost a fifth of our start-up; each request is printed as the
-/// `ip` command that makes the same change.
+/// owns this network namespace. Starting `ip` for this would cost a fifth of our start-up.
 pub fn set_up_network(link: &str) -> Result<()> {
     if common::narrating() {
         say!("child: network before setup: {}", interfaces()?);
@@ -93,8 +95,9 @@ pub fn connect(child: Pid, network: &Network, maps: &crate::userns::Release) -> 
         return Ok(());
     }
     let gateway = network.host(1);
-    make_bridge(network, gateway)?;
-    let (host_end, address) = add_veth(child, network)?;
+    let mut netlink = Netlink::open()?;
+    make_bridge(&mut netlink, network, gateway)?;
+    let (host_end, address) = add_veth(&mut netlink, child, network)?;
     maps.send(&format!("{address}/{} {gateway}", network.prefix))?;
     say!(
         "parent: container is {address} on {} via {host_end}",
@@ -105,24 +108,18 @@ pub fn connect(child: Pid, network: &Network, maps: &crate::userns::Release) -> 
 
 /// Make the bridge and give it the subnet's first address, unless it is there already. It stays
 /// after the container ends, like docker0. Another container may be making it at the same
-/// moment, so "it exists already" is not an error.
-fn make_bridge(network: &Network, gateway: Ipv4Addr) -> Result<()> {
+/// moment, so "it exists already" (EEXIST) is not an error.
+fn make_bridge(netlink: &mut Netlink, network: &Network, gateway: Ipv4Addr) -> Result<()> {
     let bridge = network.bridge.as_str();
     if if_nametoindex(bridge).is_ok() {
         return Ok(());
     }
-    for command in [
-        format!("link add {bridge} type bridge"),
-        format!("addr add {gateway}/{} dev {bridge}", network.prefix),
-        format!("link set {bridge} up"),
-    ] {
-        say!("parent: ip {command}");
-        match ip(&[command]) {
-            Err(err) if exists_already(&err) => {}
-            result => result.with_context(|| format!("making the bridge {bridge} failed"))?,
-        }
-    }
-    Ok(())
+    say!("parent: ip link add {bridge} type bridge");
+    exists_is_fine(netlink.add_bridge(bridge))?;
+    say!("parent: ip addr add {gateway}/{} dev {bridge}", network.prefix);
+    exists_is_fine(netlink.add_address(bridge, gateway, network.prefix as u8))?;
+    say!("parent: ip link set {bridge} up");
+    netlink.link_up(bridge)
 }
 
 /// Make a veth pair whose host end is on the bridge, and whose other end is created directly
@@ -132,7 +129,7 @@ fn make_bridge(network: &Network, gateway: Ipv4Addr) -> Result<()> {
 /// The host end is called BRIDGE-N for the container's address, the subnet's Nth: the kernel
 /// lets only one interface have a name, so the name reserves the address. When the container
 /// ends, the kernel removes its network namespace, and the pair with it.
-fn add_veth(child: Pid, network: &Network) -> Result<(String, Ipv4Addr)> {
+fn add_veth(netlink: &mut Netlink, child: Pid, network: &Network) -> Result<(String, Ipv4Addr)> {
     let last = (1u32 << (32 - network.prefix)) - 2;
     let candidates: Vec<u32> = match network.ip {
         Some(ip) => vec![u32::from(ip) - u32::from(network.subnet)],
@@ -145,18 +142,15 @@ fn add_veth(child: Pid, network: &Network) -> Result<(String, Ipv4Addr)> {
         if if_nametoindex(host_end.as_str()).is_ok() {
             continue;
         }
-        let commands = [
-            format!("link add {host_end} type veth peer name eth0 netns {child}"),
-            format!("link set {host_end} master {} up", network.bridge),
-        ];
-        for command in &commands {
-            say!("parent: ip {command}");
+        say!("parent: ip link add {host_end} type veth peer name eth0 netns {child}");
+        match netlink.add_veth(&host_end, "eth0", child.as_raw()) {
+            // Taken by another container since we looked: try the next, unless it was --ip.
+            Err(err) if is(&err, Errno::EEXIST) && network.ip.is_none() => continue,
+            result => result?,
         }
-        match ip(&commands) {
-            Ok(()) => return Ok((host_end, network.host(n))),
-            Err(err) if exists_already(&err) && network.ip.is_none() => continue,
-            Err(err) => return Err(err).context("connecting the container failed"),
-        }
+        say!("parent: ip link set {host_end} master {} up", network.bridge);
+        netlink.set_master_up(&host_end, &network.bridge)?;
+        return Ok((host_end, network.host(n)));
     }
     bail!(
         "no free address left in {}/{} (or --ip is taken)",
@@ -165,17 +159,17 @@ fn add_veth(child: Pid, network: &Network) -> Result<(String, Ipv4Addr)> {
     )
 }
 
-/// Whether `ip` failed because the interface or address exists already (EEXIST).
-fn exists_already(err: &anyhow::Error) -> bool {
-    let message = format!("{err:#}");
-    message.contains("File exists") || message.contains("already assigned")
+/// Whether the kernel refused a request with `errno`.
+fn is(err: &anyhow::Error, errno: Errno) -> bool {
+    err.downcast_ref::<Errno>() == Some(&errno)
 }
 
-/// Run `ip -batch` with these commands.
-fn ip(commands: &[String]) -> Result<()> {
-    common::run_tool("ip", &["-batch", "-"], Some(&commands.join("\n")))
-        .with_context(|| format!("`ip {}`", commands.join("; ")))
-        .map(drop)
+/// The result, but success if the kernel said "it exists already" (EEXIST).
+fn exists_is_fine(result: Result<()>) -> Result<()> {
+    match result {
+        Err(err) if is(&err, Errno::EEXIST) => Ok(()),
+        result => result,
+    }
 }
 
 impl Network {

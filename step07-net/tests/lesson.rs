@@ -84,8 +84,8 @@ fn lo_only_without_root() {
     checks::lo_only_without_root(STEP)
 }
 #[test]
-fn ip_missing() {
-    checks::ip_missing(STEP)
+fn works_without_ip() {
+    checks::works_without_ip(STEP)
 }
 
 // What step06 established: root inside, an ordinary user outside, and no sudo.

@@ -879,3 +879,23 @@ pub fn ip_missing(step: Step) {
     );
     assert!(line.contains("ip is not installed"), "{line}");
 }
+
+// step07: bridge and option checks (net-netlink)
+
+/// With no `ip` anywhere in PATH, the step still connects the container: it asks the kernel
+/// over rtnetlink itself. (The command gets PATH back to run `ip` inside.)
+pub fn works_without_ip(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    let empty = crate::shared_tmp().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let script = format!(
+        "(PATH={}; eval \"$STEP -q /bin/sh -c 'PATH=/usr/sbin:/usr/bin:/sbin:/bin; \
+         ip -4 -o addr show dev eth0 | tr -s \\\" \\\" | cut -d\\\" \\\" -f4'\"); echo status $?",
+        empty.display()
+    );
+    let out = in_throwaway_netns(step, &script);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "192.168.10.2/24\nstatus 0\n", "{out:#?}");
+}
