@@ -175,11 +175,12 @@ fn exists_is_fine(result: Result<()>) -> Result<()> {
 impl Network {
     /// Read --bridge, --subnet and --ip, with the article's defaults, and check them.
     pub fn from_args(args: &Args) -> Result<Network> {
-        let text = |name, default| args.value(name).map_or(default, |v| v.to_str().unwrap_or("?"));
-        let bridge = text("--bridge", "lxcbr0").to_string();
-        if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ', ':']) {
-            bail!("--bridge {bridge}: not an interface name (1 to 15 characters, no '/', ' ' or ':')");
-        }
+        // Shown in an error as one line, whatever it holds; not UTF-8 is then refused as not ASCII.
+        let text = |name, default: &str| {
+            args.value(name)
+                .map_or(default.into(), |v| v.to_string_lossy().escape_debug().to_string())
+        };
+        let bridge = check_name(text("--bridge", "lxcbr0"))?;
         let subnet = text("--subnet", "192.168.10.0/24");
         let parsed = subnet
             .split_once('/')
@@ -195,7 +196,7 @@ impl Network {
             prefix,
             ip: None,
         };
-        let ip = match args.value("--ip").map(|v| v.to_str().unwrap_or("?")) {
+        let ip = match args.value("--ip").map(|_| text("--ip", "")) {
             None => None,
             Some(text) => {
                 let ip: Ipv4Addr = text
@@ -215,5 +216,20 @@ impl Network {
     fn host(&self, n: u32) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.subnet) + n)
     }
+}
+
+/// Check --bridge as the kernel checks an interface name (dev_valid_name() in net/core/dev.c):
+/// 1 to 15 bytes, not `.` or `..`, no `/`, `:` or whitespace; and no `%`, which `ip link add`
+/// turns into a number (`a%d` makes `a0`). We are stricter: ASCII letters, digits, `-`, `_` and
+/// `.` only, and no `-` first, so every `ip` command we print can be pasted into a shell as is.
+fn check_name(name: String) -> Result<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if name.is_empty() || name.len() > 15 || name == "." || name == ".." || name.starts_with('-') {
+        bail!("--bridge {name}: not an interface name (1 to 15 characters, not '.' or '..', no '-' first)");
+    }
+    if !name.chars().all(allowed) {
+        bail!("--bridge {name}: not an interface name we use (ASCII letters, digits, '-', '_' and '.' only)");
+    }
+    Ok(name)
 }
 // ANCHOR_END: connect

@@ -84,6 +84,10 @@ fn lo_only_without_root() {
     checks::lo_only_without_root(STEP)
 }
 #[test]
+fn bridge_name_errors() {
+    checks::bridge_name_errors(STEP)
+}
+#[test]
 fn works_without_ip() {
     checks::works_without_ip(STEP)
 }

@@ -899,3 +899,43 @@ pub fn works_without_ip(step: Step) {
     out.assert_status(0);
     assert_eq!(out.stdout, "192.168.10.2/24\nstatus 0\n", "{out:#?}");
 }
+
+/// A --bridge value that is not an interface name we use is one line and 125, and nothing is
+/// made: not ASCII (it used to panic at a character boundary), not UTF-8, `%` (`a%d` made a0),
+/// `#`, a tab, a leading `-`, `.`, `..`, `/`, `:`, empty, too long.
+pub fn bridge_name_errors(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    // Each name as printf's %b writes it: \0377 is the byte 0xff, \t a tab.
+    for name in [
+        "ééééééé",
+        "\\0377",
+        "a%d",
+        "#",
+        "a\\tb",
+        "-x",
+        ".",
+        "..",
+        "a/b",
+        "a:b",
+        "",
+        "a-name-far-too-long",
+    ] {
+        let script = format!(
+            "name=$(printf '%b' '{name}'); eval \"$STEP --bridge \\\"\\$name\\\" true\"; echo \"status $?\"
+             ip -o link | grep -vc ': lo:' || true"
+        );
+        let out = in_throwaway_netns(step, &script);
+        assert_eq!(
+            out.stdout, "status 125\n0\n",
+            "--bridge {name:?}: 125 and nothing made\n{out:#?}"
+        );
+        let line = one_error_line(&out);
+        assert!(
+            line.contains("--bridge") && line.contains("not an interface name"),
+            "{line}"
+        );
+        assert!(!out.stderr.contains("started container"), "{out:#?}");
+    }
+}
