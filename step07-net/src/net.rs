@@ -10,7 +10,7 @@
 
 use anyhow::{bail, Context, Result};
 use caps::{CapSet, Capability};
-use common::netlink::Netlink;
+use common::netlink::{Link, Netlink};
 use common::{say, Args};
 use nix::errno::Errno;
 use nix::ifaddrs::getifaddrs;
@@ -94,11 +94,10 @@ pub fn connect(child: Pid, network: &Network, maps: &crate::userns::Release) -> 
         );
         return Ok(());
     }
-    let gateway = network.host(1);
     let mut netlink = Netlink::open()?;
-    make_bridge(&mut netlink, network, gateway)?;
+    make_bridge(&mut netlink, network)?;
     let (host_end, address) = add_veth(&mut netlink, child, network)?;
-    maps.send(&format!("{address}/{} {gateway}", network.prefix))?;
+    maps.send(&format!("{address}/{} {}", network.prefix, network.host(1)))?;
     say!(
         "parent: container is {address} on {} via {host_end}",
         network.bridge
@@ -106,20 +105,33 @@ pub fn connect(child: Pid, network: &Network, maps: &crate::userns::Release) -> 
     Ok(())
 }
 
-/// Make the bridge and give it the subnet's first address, unless it is there already. It stays
-/// after the container ends, like docker0. Another container may be making it at the same
-/// moment, so "it exists already" (EEXIST) is not an error.
-fn make_bridge(netlink: &mut Netlink, network: &Network, gateway: Ipv4Addr) -> Result<()> {
-    let bridge = network.bridge.as_str();
-    if if_nametoindex(bridge).is_ok() {
-        return Ok(());
+/// Make the bridge, give it the subnet's first address (the containers' gateway) and bring it
+/// up; of a bridge that is there already, do what is missing: a run killed halfway may have
+/// left it down, or without its address. It stays after the container ends, like docker0.
+/// Another container may be making it at the same moment, so "it exists already" (EEXIST) is
+/// not an error.
+fn make_bridge(netlink: &mut Netlink, network: &Network) -> Result<()> {
+    let (bridge, gateway, prefix) = (network.bridge.as_str(), network.host(1), network.prefix as u8);
+    let link = match netlink.link(bridge)? {
+        Some(link) => link,
+        None => {
+            say!("parent: ip link add {bridge} type bridge");
+            exists_is_fine(netlink.add_bridge(bridge))?;
+            netlink
+                .link(bridge)?
+                .with_context(|| format!("{bridge} vanished as we made it"))?
+        }
+    };
+    network.check_bridge(&link)?;
+    if !link.addresses.contains(&(gateway, prefix)) {
+        say!("parent: ip addr add {gateway}/{prefix} dev {bridge}");
+        exists_is_fine(netlink.add_address(bridge, gateway, prefix))?;
     }
-    say!("parent: ip link add {bridge} type bridge");
-    exists_is_fine(netlink.add_bridge(bridge))?;
-    say!("parent: ip addr add {gateway}/{} dev {bridge}", network.prefix);
-    exists_is_fine(netlink.add_address(bridge, gateway, network.prefix as u8))?;
-    say!("parent: ip link set {bridge} up");
-    netlink.link_up(bridge)
+    if !link.up {
+        say!("parent: ip link set {bridge} up");
+        netlink.link_up(bridge)?;
+    }
+    Ok(())
 }
 
 /// Make a veth pair whose host end is on the bridge, and whose other end is created directly
@@ -173,7 +185,8 @@ fn exists_is_fine(result: Result<()>) -> Result<()> {
 }
 
 impl Network {
-    /// Read --bridge, --subnet and --ip, with the article's defaults, and check them.
+    /// Read --bridge, --subnet and --ip, with the article's defaults, and check them; and refuse
+    /// an interface called --bridge that we could not use. Nothing is made yet.
     pub fn from_args(args: &Args) -> Result<Network> {
         // Shown in an error as one line, whatever it holds; not UTF-8 is then refused as not ASCII.
         let text = |name, default: &str| {
@@ -189,10 +202,9 @@ impl Network {
             Some((a, p)) if (8..=30).contains(&p) => (a, p),
             _ => bail!("--subnet {subnet}: expected an IPv4 subnet such as 192.168.10.0/24 (prefix 8 to 30)"),
         };
-        let mask = u32::MAX << (32 - prefix);
         let network = Network {
             bridge,
-            subnet: Ipv4Addr::from(u32::from(address) & mask),
+            subnet: Ipv4Addr::from(u32::from(address) & mask(prefix)),
             prefix,
             ip: None,
         };
@@ -202,19 +214,50 @@ impl Network {
                 let ip: Ipv4Addr = text
                     .parse()
                     .map_err(|_| anyhow::anyhow!("--ip {text}: not an IPv4 address"))?;
-                let n = u32::from(ip).wrapping_sub(u32::from(network.subnet));
-                if u32::from(ip) & mask != u32::from(network.subnet) || n < 2 || n > !mask - 1 {
+                let n = network.nth(ip);
+                // 0 is the subnet itself, 1 the bridge, the last the broadcast address; then another subnet.
+                if !(2..!mask(prefix)).contains(&n) {
                     bail!("--ip {ip}: not a free host address in {subnet} (the bridge has the first)");
                 }
                 Some(ip)
             }
         };
+        if let Some(link) = Netlink::open()?.link(&network.bridge)? {
+            network.check_bridge(&link)?;
+        }
         Ok(Network { ip, ..network })
+    }
+
+    /// Refuse an interface called --bridge that is not a bridge, or a bridge with addresses of
+    /// which none is our gateway: its containers could not reach their gateway.
+    fn check_bridge(&self, link: &Link) -> Result<()> {
+        let bridge = &self.bridge;
+        if !link.is_bridge {
+            bail!("--bridge {bridge}: there is an interface {bridge} and it is not a bridge; choose another name");
+        }
+        let gateway = (self.host(1), self.prefix as u8);
+        match link.addresses.first() {
+            Some(&(address, prefix)) if !link.addresses.contains(&gateway) => {
+                let subnet = Ipv4Addr::from(u32::from(address) & mask(prefix.into()));
+                bail!(
+                    "the bridge {bridge} holds {address}/{prefix}, not {}/{}: pass --subnet {subnet}/{prefix} \
+                     to use it, or remove it with: sudo ip link del {bridge}",
+                    gateway.0,
+                    gateway.1
+                )
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The subnet's Nth address.
     fn host(&self, n: u32) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.subnet) + n)
+    }
+
+    /// Which of the subnet's addresses `ip` is.
+    fn nth(&self, ip: Ipv4Addr) -> u32 {
+        u32::from(ip).wrapping_sub(u32::from(self.subnet))
     }
 }
 
@@ -231,5 +274,10 @@ fn check_name(name: String) -> Result<String> {
         bail!("--bridge {name}: not an interface name we use (ASCII letters, digits, '-', '_' and '.' only)");
     }
     Ok(name)
+}
+
+/// The netmask of a prefix: `/24` is 255.255.255.0.
+fn mask(prefix: u32) -> u32 {
+    u32::MAX.checked_shl(32 - prefix).unwrap_or(0)
 }
 // ANCHOR_END: connect

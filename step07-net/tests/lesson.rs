@@ -88,6 +88,14 @@ fn bridge_name_errors() {
     checks::bridge_name_errors(STEP)
 }
 #[test]
+fn half_made_bridge_is_completed() {
+    checks::half_made_bridge_is_completed(STEP)
+}
+#[test]
+fn foreign_bridge_refused() {
+    checks::foreign_bridge_refused(STEP)
+}
+#[test]
 fn works_without_ip() {
     checks::works_without_ip(STEP)
 }

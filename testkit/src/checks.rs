@@ -939,3 +939,90 @@ pub fn bridge_name_errors(step: Step) {
         assert!(!out.stderr.contains("started container"), "{out:#?}");
     }
 }
+
+/// A bridge left half-made (as by a run killed between `ip link add` and `ip addr add`) is
+/// completed: the missing address added, the bridge brought up, each narrated; the container
+/// then reaches its gateway.
+pub fn half_made_bridge_is_completed(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    for (made, narrated, not_narrated) in [
+        (
+            "ip link add lxcbr0 type bridge",
+            &[
+                "parent: ip addr add 192.168.10.1/24 dev lxcbr0",
+                "parent: ip link set lxcbr0 up",
+            ][..],
+            &["parent: ip link add lxcbr0 type bridge"][..],
+        ),
+        (
+            "ip link add lxcbr0 type bridge; ip addr add 192.168.10.1/24 dev lxcbr0",
+            &["parent: ip link set lxcbr0 up"][..],
+            &[
+                "parent: ip link add lxcbr0 type bridge",
+                "parent: ip addr add 192.168.10.1/24",
+            ][..],
+        ),
+    ] {
+        let script = format!(
+            "{made}
+             eval \"$STEP sh -c 'ping -c1 -W2 192.168.10.1 >/dev/null && echo reached'\"; echo \"status $?\"
+             ip -4 -o addr show dev lxcbr0 | tr -s ' ' | cut -d' ' -f4
+             ip -o link show lxcbr0 | grep -q '[<,]UP[,>]' && echo bridge-up"
+        );
+        let out = in_throwaway_netns(step, &script);
+        assert_eq!(
+            out.stdout, "reached\nstatus 0\n192.168.10.1/24\nbridge-up\n",
+            "after `{made}`\n{out:#?}"
+        );
+        for line in narrated {
+            assert!(out.stderr.contains(line), "should narrate '{line}'\n{out:#?}");
+        }
+        for line in not_narrated {
+            assert!(
+                !out.stderr.contains(line),
+                "should not narrate '{line}'\n{out:#?}"
+            );
+        }
+    }
+}
+
+/// A bridge that holds another address, or an interface that is not a bridge, is refused with
+/// one line that says how to fix it, 125, and nothing made or changed.
+pub fn foreign_bridge_refused(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    for (args, says) in [
+        (
+            "--subnet 10.9.0.0/24",
+            &[
+                "holds 192.168.10.1/24",
+                "--subnet 192.168.10.0/24",
+                "sudo ip link del lxcbr0",
+            ][..],
+        ),
+        ("--bridge lo", &["--bridge lo", "not a bridge"][..]),
+    ] {
+        let script = format!(
+            "ip link add lxcbr0 type bridge; ip addr add 192.168.10.1/24 dev lxcbr0; ip link set lxcbr0 up
+             eval \"$STEP {args} true\"; echo \"status $?\"
+             ip -o link | grep -vc ': l' || true
+             ip -4 -o addr | tr -s ' ' | cut -d' ' -f2,4 | grep -v '^lo '"
+        );
+        let out = in_throwaway_netns(step, &script);
+        assert_eq!(
+            out.stdout, "status 125\n0\nlxcbr0 192.168.10.1/24\n",
+            "{args}\n{out:#?}"
+        );
+        let line = one_error_line(&out);
+        for part in says {
+            assert!(
+                line.contains(part),
+                "{args}: the error should say '{part}': {line}"
+            );
+        }
+        assert!(!out.stderr.contains("started container"), "{out:#?}");
+    }
+}
