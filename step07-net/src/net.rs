@@ -95,8 +95,8 @@ pub fn connect(child: Pid, network: &Network, maps: &crate::userns::Release) -> 
         return Ok(());
     }
     let mut netlink = Netlink::open()?;
-    make_bridge(&mut netlink, network)?;
-    let (host_end, address) = add_veth(&mut netlink, child, network)?;
+    let bridge = make_bridge(&mut netlink, network)?;
+    let (host_end, address) = add_veth(&mut netlink, child, network, bridge)?;
     maps.send(&format!("{address}/{} {}", network.prefix, network.host(1)))?;
     say!(
         "parent: container is {address} on {} via {host_end}",
@@ -109,8 +109,8 @@ pub fn connect(child: Pid, network: &Network, maps: &crate::userns::Release) -> 
 /// up; of a bridge that is there already, do what is missing: a run killed halfway may have
 /// left it down, or without its address. It stays after the container ends, like docker0.
 /// Another container may be making it at the same moment, so "it exists already" (EEXIST) is
-/// not an error.
-fn make_bridge(netlink: &mut Netlink, network: &Network) -> Result<()> {
+/// not an error. Returns the bridge's interface index.
+fn make_bridge(netlink: &mut Netlink, network: &Network) -> Result<u32> {
     let (bridge, gateway, prefix) = (network.bridge.as_str(), network.host(1), network.prefix as u8);
     let link = match netlink.link(bridge)? {
         Some(link) => link,
@@ -131,26 +131,33 @@ fn make_bridge(netlink: &mut Netlink, network: &Network) -> Result<()> {
         say!("parent: ip link set {bridge} up");
         netlink.link_up(bridge)?;
     }
-    Ok(())
+    Ok(link.index)
 }
 
 /// Make a veth pair whose host end is on the bridge, and whose other end is created directly
 /// in the child's network namespace as `eth0` ("netns PID"): moving an interface from one
 /// namespace to another costs the kernel tens of milliseconds, creating it in place does not.
+/// When the container ends, the kernel removes its network namespace, and the pair with it.
 ///
-/// The host end is called BRIDGE-N for the container's address, the subnet's Nth: the kernel
-/// lets only one interface have a name, so the name reserves the address. When the container
-/// ends, the kernel removes its network namespace, and the pair with it.
-fn add_veth(netlink: &mut Netlink, child: Pid, network: &Network) -> Result<(String, Ipv4Addr)> {
+/// The host end is called vethB-N for the container's address, the subnet's Nth, on the bridge
+/// whose interface index is B. The kernel lets only one interface have a name, so the name
+/// reserves the address: two containers starting at once cannot both take it. The index keeps
+/// apart bridges whose names begin alike: a name has at most 15 bytes, too few for a bridge's
+/// whole name and a number.
+fn add_veth(netlink: &mut Netlink, child: Pid, network: &Network, bridge: u32) -> Result<(String, Ipv4Addr)> {
     let last = (1u32 << (32 - network.prefix)) - 2;
     let candidates: Vec<u32> = match network.ip {
         Some(ip) => vec![u32::from(ip) - u32::from(network.subnet)],
         None => (2..=last).collect(),
     };
     for n in candidates {
-        let suffix = format!("-{n}");
-        let keep = network.bridge.len().min(15 - suffix.len());
-        let host_end = format!("{}{suffix}", &network.bridge[..keep]);
+        let host_end = format!("veth{bridge}-{n}");
+        if host_end.len() > 15 {
+            bail!(
+                "no name for the host end of {}: {host_end} is over 15 bytes",
+                network.host(n)
+            );
+        }
         if if_nametoindex(host_end.as_str()).is_ok() {
             continue;
         }

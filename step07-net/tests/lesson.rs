@@ -96,6 +96,10 @@ fn foreign_bridge_refused() {
     checks::foreign_bridge_refused(STEP)
 }
 #[test]
+fn bridges_sharing_a_prefix() {
+    checks::bridges_sharing_a_prefix(STEP)
+}
+#[test]
 fn works_without_ip() {
     checks::works_without_ip(STEP)
 }

@@ -1026,3 +1026,32 @@ pub fn foreign_bridge_refused(step: Step) {
         assert!(!out.stderr.contains("started container"), "{out:#?}");
     }
 }
+
+/// Two bridges whose names share their first 13 bytes (the most a veth name could keep of
+/// them) still get veths of their own: a container on each, with the same host number (.2),
+/// runs at once, and no veth is left once both have exited.
+pub fn bridges_sharing_a_prefix(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    let dir = crate::shared_tmp().join(format!("prefix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display();
+    // Each loop is bounded: at most 200 waits of 50 ms.
+    let a = format!(
+        "touch {d}/a; i=0; while [ ! -e {d}/done ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done"
+    );
+    std::fs::write(dir.join("a.sh"), a).unwrap();
+    let script = format!(
+        "eval \"$STEP -q --bridge bridge-prefix-a --subnet 10.1.1.0/24 --ip 10.1.1.2 sh {d}/a.sh\" &
+         i=0; while [ ! -e {d}/a ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+         eval \"$STEP -q --bridge bridge-prefix-b --subnet 10.2.2.0/24 --ip 10.2.2.2 \
+                sh -c 'ping -c1 -W2 10.2.2.1 >/dev/null && echo b-reached'\"; echo \"status $?\"
+         touch {d}/done; wait
+         i=0; while ip -o link | grep -q veth && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+         ip -o link | grep -c veth || true"
+    );
+    let out = in_throwaway_netns(step, &script);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.stdout, "b-reached\nstatus 0\n0\n", "{out:#?}");
+}
