@@ -209,6 +209,14 @@ impl Network {
             Some((a, p)) if (8..=30).contains(&p) => (a, p),
             _ => bail!("--subnet {subnet}: expected an IPv4 subnet such as 192.168.10.0/24 (prefix 8 to 30)"),
         };
+        // With a prefix of 8 bits or more, the subnet lies in one /8: its first byte tells. Not
+        // 0 ("this network"), 127 (loopback, which the kernel routes only on lo), 224-239
+        // (multicast) or 240-255 (reserved, and the broadcast address 255.255.255.255).
+        if let 0 | 127 | 224..=255 = address.octets()[0] {
+            bail!(
+                "--subnet {subnet}: not a subnet of ordinary addresses (0/8, 127/8, 224/4 and 240/4 are not)"
+            );
+        }
         let network = Network {
             bridge,
             subnet: Ipv4Addr::from(u32::from(address) & mask(prefix)),

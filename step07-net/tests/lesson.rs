@@ -100,6 +100,10 @@ fn bridges_sharing_a_prefix() {
     checks::bridges_sharing_a_prefix(STEP)
 }
 #[test]
+fn unusable_subnets_refused() {
+    checks::unusable_subnets_refused(STEP)
+}
+#[test]
 fn works_without_ip() {
     checks::works_without_ip(STEP)
 }

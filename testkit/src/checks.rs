@@ -1055,3 +1055,31 @@ pub fn bridges_sharing_a_prefix(step: Step) {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.stdout, "b-reached\nstatus 0\n0\n", "{out:#?}");
 }
+
+/// A --subnet of addresses no container can use is refused before anything is made: "this
+/// network" (0/8), loopback (127/8), multicast (224/4), reserved and broadcast (240/4).
+pub fn unusable_subnets_refused(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    for subnet in [
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "224.0.0.0/24",
+        "239.255.0.0/16",
+        "240.0.0.0/24",
+        "255.255.255.0/24",
+    ] {
+        let script = format!(
+            "eval \"$STEP --subnet {subnet} true\"; echo \"status $?\"; ip -o link | grep -vc ': lo:' || true"
+        );
+        let out = in_throwaway_netns(step, &script);
+        assert_eq!(out.stdout, "status 125\n0\n", "--subnet {subnet}\n{out:#?}");
+        let line = one_error_line(&out);
+        assert!(
+            line.contains(&format!("--subnet {subnet}: not a subnet of ordinary addresses")),
+            "{line}"
+        );
+        assert!(!out.stderr.contains("started container"), "{out:#?}");
+    }
+}
