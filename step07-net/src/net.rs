@@ -145,12 +145,12 @@ fn make_bridge(netlink: &mut Netlink, network: &Network) -> Result<u32> {
 /// apart bridges whose names begin alike: a name has at most 15 bytes, too few for a bridge's
 /// whole name and a number.
 fn add_veth(netlink: &mut Netlink, child: Pid, network: &Network, bridge: u32) -> Result<(String, Ipv4Addr)> {
-    let last = (1u32 << (32 - network.prefix)) - 2;
-    let candidates: Vec<u32> = match network.ip {
-        Some(ip) => vec![u32::from(ip) - u32::from(network.subnet)],
-        None => (2..=last).collect(),
+    // The addresses to try, one after the other: --ip, or every host address after the gateway.
+    let (first, last) = match network.ip {
+        Some(ip) => (network.nth(ip), network.nth(ip)),
+        None => (2, (1u32 << (32 - network.prefix)) - 2),
     };
-    for n in candidates {
+    for n in first..=last {
         let host_end = format!("veth{bridge}-{n}");
         if host_end.len() > 15 {
             bail!(
@@ -158,24 +158,23 @@ fn add_veth(netlink: &mut Netlink, child: Pid, network: &Network, bridge: u32) -
                 network.host(n)
             );
         }
-        if if_nametoindex(host_end.as_str()).is_ok() {
-            continue;
+        if network.ip.is_none() && if_nametoindex(host_end.as_str()).is_ok() {
+            continue; // taken: the name exists
         }
         say!("parent: ip link add {host_end} type veth peer name eth0 netns {child}");
         match netlink.add_veth(&host_end, "eth0", child.as_raw()) {
             // Taken by another container since we looked: try the next, unless it was --ip.
             Err(err) if is(&err, Errno::EEXIST) && network.ip.is_none() => continue,
+            Err(err) if is(&err, Errno::EEXIST) => {
+                bail!("--ip {}: taken, {host_end} exists", network.host(n))
+            }
             result => result?,
         }
         say!("parent: ip link set {host_end} master {} up", network.bridge);
         netlink.set_master_up(&host_end, &network.bridge)?;
         return Ok((host_end, network.host(n)));
     }
-    bail!(
-        "no free address left in {}/{} (or --ip is taken)",
-        network.subnet,
-        network.prefix
-    )
+    bail!("no free address left in {}/{}", network.subnet, network.prefix)
 }
 
 /// Whether the kernel refused a request with `errno`.

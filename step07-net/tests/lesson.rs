@@ -104,6 +104,10 @@ fn unusable_subnets_refused() {
     checks::unusable_subnets_refused(STEP)
 }
 #[test]
+fn big_subnet_in_little_memory() {
+    checks::big_subnet_in_little_memory(STEP)
+}
+#[test]
 fn works_without_ip() {
     checks::works_without_ip(STEP)
 }
