@@ -12,8 +12,7 @@
 //! - [`wait_for`]: wait for the child, forward signals to it, turn its end into our exit status;
 //! - [`say!`] for narration on stderr, and [`exit_with`] to print an error as one line;
 //! - [`userns::explain`]: why a user namespace could not be made here, from the sysctls;
-//! - [`run_tool`]: run a tool such as `ip`, its failure as one line;
-//! - [`netlink`]: bring up a container's interfaces without starting `ip`;
+//! - [`netlink`]: make and look at interfaces, addresses and routes without starting `ip`;
 //! - [`init::run`]: `--init`, a minimal PID 1 that forwards signals and reaps orphans.
 //!
 //! A learner never needs to open this crate to understand what a step does to the kernel.
@@ -24,13 +23,11 @@ pub mod netlink;
 mod pidfile;
 mod process;
 mod report;
-mod tool;
 pub mod userns;
 
 pub use cli::{Args, Opt, Step};
 pub use process::{exec, flag_names, stack, wait_for, CloneFailed, Lifeline};
 pub use report::{exit_with, narrate, narrating, require_cap, Failure};
-pub use tool::run_tool;
 
 /// Exit status when the step itself failed before the command ran (as `docker run` does).
 pub const EXIT_STEP_FAILED: i32 = 125;

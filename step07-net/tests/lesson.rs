@@ -81,8 +81,32 @@ fn lo_only_without_root() {
     checks::lo_only_without_root(STEP)
 }
 #[test]
-fn ip_missing() {
-    checks::ip_missing(STEP)
+fn bridge_name_errors() {
+    checks::bridge_name_errors(STEP)
+}
+#[test]
+fn half_made_bridge_is_completed() {
+    checks::half_made_bridge_is_completed(STEP)
+}
+#[test]
+fn foreign_bridge_refused() {
+    checks::foreign_bridge_refused(STEP)
+}
+#[test]
+fn bridges_sharing_a_prefix() {
+    checks::bridges_sharing_a_prefix(STEP)
+}
+#[test]
+fn unusable_subnets_refused() {
+    checks::unusable_subnets_refused(STEP)
+}
+#[test]
+fn big_subnet_in_little_memory() {
+    checks::big_subnet_in_little_memory(STEP)
+}
+#[test]
+fn works_without_ip() {
+    checks::works_without_ip(STEP)
 }
 
 // What step06 established: root inside, an ordinary user outside, and no sudo.

@@ -636,8 +636,8 @@ pub fn two_containers_reach_each_other(step: Step) {
         "eval \"$STEP -q sh {d}/a.sh\" &
          eval \"$STEP -q sh {d}/b.sh\"
          wait
-         i=0; while ip -o link | grep -q 'lxcbr0-' && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-         ip -o link | grep -c 'lxcbr0-' || true
+         i=0; while ip -o link | grep -q 'veth' && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+         ip -o link | grep -c 'veth' || true
          ip -o link show lxcbr0 >/dev/null && echo bridge-kept"
     );
     let out = in_throwaway_netns(step, &script);
@@ -692,21 +692,175 @@ pub fn lo_only_without_root(step: Step) {
     assert!(why[0].contains("CAP_NET_ADMIN") && why[0].contains("sudo"), "{}", why[0]);
 }
 
-/// Without `ip` in PATH: one line naming it, status 125, and no interface left behind.
-pub fn ip_missing(step: Step) {
+// step07: bridge and option checks (net-netlink)
+
+/// With no `ip` anywhere in PATH, the step still connects the container: it asks the kernel
+/// over rtnetlink itself. (The command gets PATH back to run `ip` inside.)
+pub fn works_without_ip(step: Step) {
     if !root_or_skip("a throwaway network namespace needs root") {
         return;
     }
     let empty = crate::shared_tmp().join("empty-path");
     std::fs::create_dir_all(&empty).unwrap();
     let script = format!(
-        "(PATH={}; eval \"$STEP true\"); echo status $?; ip -o link | grep -vc ': lo:' || true",
+        "(PATH={}; eval \"$STEP -q /bin/sh -c 'PATH=/usr/sbin:/usr/bin:/sbin:/bin; \
+         ip -4 -o addr show dev eth0 | tr -s \\\" \\\" | cut -d\\\" \\\" -f4'\"); echo status $?",
         empty.display()
     );
     let out = in_throwaway_netns(step, &script);
     out.assert_status(0);
-    assert_eq!(out.stdout, "status 125\n0\n", "{out:#?}");
-    let line = one_error_line(&out);
-    assert!(line.contains("`ip link add lxcbr0 type bridge`") || line.contains("`ip -batch -`"), "{line}");
-    assert!(line.contains("ip is not installed"), "{line}");
+    assert_eq!(out.stdout, "192.168.10.2/24\nstatus 0\n", "{out:#?}");
+}
+
+/// A --bridge value that is not an interface name we use is one line and 125, and nothing is
+/// made: not ASCII (it used to panic at a character boundary), not UTF-8, `%` (`a%d` made a0),
+/// `#`, a tab, a leading `-`, `.`, `..`, `/`, `:`, empty, too long.
+pub fn bridge_name_errors(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    // Each name as printf's %b writes it: \0377 is the byte 0xff, \t a tab.
+    for name in
+        ["ééééééé", "\\0377", "a%d", "#", "a\\tb", "-x", ".", "..", "a/b", "a:b", "", "a-name-far-too-long"]
+    {
+        let script = format!(
+            "name=$(printf '%b' '{name}'); eval \"$STEP --bridge \\\"\\$name\\\" true\"; echo \"status $?\"
+             ip -o link | grep -vc ': lo:' || true"
+        );
+        let out = in_throwaway_netns(step, &script);
+        assert_eq!(out.stdout, "status 125\n0\n", "--bridge {name:?}: 125 and nothing made\n{out:#?}");
+        let line = one_error_line(&out);
+        assert!(line.contains("--bridge") && line.contains("not an interface name"), "{line}");
+        assert!(!out.stderr.contains("started container"), "{out:#?}");
+    }
+}
+
+/// A bridge left half-made (as by a run killed between `ip link add` and `ip addr add`) is
+/// completed: the missing address added, the bridge brought up, each narrated; the container
+/// then reaches its gateway.
+pub fn half_made_bridge_is_completed(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    for (made, narrated, not_narrated) in [
+        (
+            "ip link add lxcbr0 type bridge",
+            &["parent: ip addr add 192.168.10.1/24 dev lxcbr0", "parent: ip link set lxcbr0 up"][..],
+            &["parent: ip link add lxcbr0 type bridge"][..],
+        ),
+        (
+            "ip link add lxcbr0 type bridge; ip addr add 192.168.10.1/24 dev lxcbr0",
+            &["parent: ip link set lxcbr0 up"][..],
+            &["parent: ip link add lxcbr0 type bridge", "parent: ip addr add 192.168.10.1/24"][..],
+        ),
+    ] {
+        let script = format!(
+            "{made}
+             eval \"$STEP sh -c 'ping -c1 -W2 192.168.10.1 >/dev/null && echo reached'\"; echo \"status $?\"
+             ip -4 -o addr show dev lxcbr0 | tr -s ' ' | cut -d' ' -f4
+             ip -o link show lxcbr0 | grep -q '[<,]UP[,>]' && echo bridge-up"
+        );
+        let out = in_throwaway_netns(step, &script);
+        assert_eq!(out.stdout, "reached\nstatus 0\n192.168.10.1/24\nbridge-up\n", "after `{made}`\n{out:#?}");
+        for line in narrated {
+            assert!(out.stderr.contains(line), "should narrate '{line}'\n{out:#?}");
+        }
+        for line in not_narrated {
+            assert!(!out.stderr.contains(line), "should not narrate '{line}'\n{out:#?}");
+        }
+    }
+}
+
+/// A bridge that holds another address, or an interface that is not a bridge, is refused with
+/// one line that says how to fix it, 125, and nothing made or changed.
+pub fn foreign_bridge_refused(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    for (args, says) in [
+        (
+            "--subnet 10.9.0.0/24",
+            &["holds 192.168.10.1/24", "--subnet 192.168.10.0/24", "sudo ip link del lxcbr0"][..],
+        ),
+        ("--bridge lo", &["--bridge lo", "not a bridge"][..]),
+    ] {
+        let script = format!(
+            "ip link add lxcbr0 type bridge; ip addr add 192.168.10.1/24 dev lxcbr0; ip link set lxcbr0 up
+             eval \"$STEP {args} true\"; echo \"status $?\"
+             ip -o link | grep -vc ': l' || true
+             ip -4 -o addr | tr -s ' ' | cut -d' ' -f2,4 | grep -v '^lo '"
+        );
+        let out = in_throwaway_netns(step, &script);
+        assert_eq!(out.stdout, "status 125\n0\nlxcbr0 192.168.10.1/24\n", "{args}\n{out:#?}");
+        let line = one_error_line(&out);
+        for part in says {
+            assert!(line.contains(part), "{args}: the error should say '{part}': {line}");
+        }
+        assert!(!out.stderr.contains("started container"), "{out:#?}");
+    }
+}
+
+/// Two bridges whose names share their first 13 bytes (the most a veth name could keep of
+/// them) still get veths of their own: a container on each, with the same host number (.2),
+/// runs at once, and no veth is left once both have exited.
+pub fn bridges_sharing_a_prefix(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    let dir = crate::shared_tmp().join(format!("prefix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display();
+    // Each loop is bounded: at most 200 waits of 50 ms.
+    let a = format!(
+        "touch {d}/a; i=0; while [ ! -e {d}/done ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done"
+    );
+    std::fs::write(dir.join("a.sh"), a).unwrap();
+    let script = format!(
+        "eval \"$STEP -q --bridge bridge-prefix-a --subnet 10.1.1.0/24 --ip 10.1.1.2 sh {d}/a.sh\" &
+         i=0; while [ ! -e {d}/a ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+         eval \"$STEP -q --bridge bridge-prefix-b --subnet 10.2.2.0/24 --ip 10.2.2.2 \
+                sh -c 'ping -c1 -W2 10.2.2.1 >/dev/null && echo b-reached'\"; echo \"status $?\"
+         touch {d}/done; wait
+         i=0; while ip -o link | grep -q veth && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+         ip -o link | grep -c veth || true"
+    );
+    let out = in_throwaway_netns(step, &script);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.stdout, "b-reached\nstatus 0\n0\n", "{out:#?}");
+}
+
+/// A --subnet of addresses no container can use is refused before anything is made: "this
+/// network" (0/8), loopback (127/8), multicast (224/4), reserved and broadcast (240/4).
+pub fn unusable_subnets_refused(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    for subnet in
+        ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/24", "239.255.0.0/16", "240.0.0.0/24", "255.255.255.0/24"]
+    {
+        let script = format!(
+            "eval \"$STEP --subnet {subnet} true\"; echo \"status $?\"; ip -o link | grep -vc ': lo:' || true"
+        );
+        let out = in_throwaway_netns(step, &script);
+        assert_eq!(out.stdout, "status 125\n0\n", "--subnet {subnet}\n{out:#?}");
+        let line = one_error_line(&out);
+        assert!(line.contains(&format!("--subnet {subnet}: not a subnet of ordinary addresses")), "{line}");
+        assert!(!out.stderr.contains("started container"), "{out:#?}");
+    }
+}
+
+/// `--subnet 10.0.0.0/8` needs no list of its 16 million addresses (it took 67 MB): the step
+/// runs within 32 MB of address space, and `--ip` far into the subnet works too.
+pub fn big_subnet_in_little_memory(step: Step) {
+    if !root_or_skip("a throwaway network namespace needs root") {
+        return;
+    }
+    let script = "ulimit -v 32000
+                  for ip in '' '--ip 10.200.3.7'; do
+                      eval \"$STEP -q --subnet 10.0.0.0/8 $ip \
+                            sh -c 'ip -4 -o addr show dev eth0 | tr -s \\\" \\\" | cut -d\\\" \\\" -f4'\"
+                      echo \"status $?\"
+                  done";
+    let out = in_throwaway_netns(step, script);
+    assert_eq!(out.stdout, "10.0.0.2/8\nstatus 0\n10.200.3.7/8\nstatus 0\n", "{out:#?}");
 }
