@@ -85,7 +85,7 @@ fn rootfs_mounts_do_not_leak() {
 }
 #[test]
 fn rootfs_becomes_root() {
-    checks::rootfs_becomes_root(STEP)
+    checks::rootfs_becomes_root(STEP, false)
 }
 #[test]
 fn rootfs_errors() {

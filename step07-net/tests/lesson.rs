@@ -146,7 +146,7 @@ fn rootfs_mounts_do_not_leak() {
 }
 #[test]
 fn rootfs_becomes_root() {
-    checks::rootfs_becomes_root(STEP)
+    checks::rootfs_becomes_root(STEP, true)
 }
 #[test]
 fn rootfs_errors() {

@@ -361,7 +361,9 @@ pub fn mounts_do_not_leak(step: Step, with_rootfs: bool) {
 }
 
 /// `--rootfs DIR`: DIR is `/`, with its own /proc, /dev and /tmp, and the host's files are gone.
-pub fn rootfs_becomes_root(step: Step) {
+/// `own_sysfs`: whether the step may mount a sysfs of its own there (not step06: a user
+/// namespace may mount sysfs only with a network namespace of its own, and /sys stays empty).
+pub fn rootfs_becomes_root(step: Step, own_sysfs: bool) {
     if !step.may_run() {
         return;
     }
@@ -378,6 +380,11 @@ pub fn rootfs_becomes_root(step: Step) {
                   exec ps -e -o pid=,comm=";
     let out = step.run(&["-q", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]);
     out.assert_status(0);
+    let sys = if own_sysfs { " /sys" } else { "" };
+    let mounts = format!(
+        "/ /dev /dev/full /dev/null /dev/pts /dev/random /dev/shm /dev/tty /dev/urandom /dev/zero \
+         /etc/hosts /etc/resolv.conf /proc{sys} /tmp"
+    );
     let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
     assert_eq!(
         lines,
@@ -387,8 +394,7 @@ pub fn rootfs_becomes_root(step: Step) {
             "full null ptmx pts random shm tty urandom zero",
             "dev-null-is-a-device",
             "tmp-writable",
-            "/ /dev /dev/full /dev/null /dev/pts /dev/random /dev/shm /dev/tty /dev/urandom /dev/zero \
-             /etc/hosts /etc/resolv.conf /proc /sys /tmp",
+            mounts.as_str(),
             "1 ps"
         ],
         "{out:#?}"
