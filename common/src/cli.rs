@@ -33,7 +33,7 @@ pub struct Opt {
 /// The parsed command line.
 #[derive(Debug)]
 pub struct Args {
-    /// The command and its arguments, ready for `execvp`.
+    /// The command and its arguments, ready for [`crate::exec`].
     pub command: Vec<CString>,
     /// How long to wait after forwarding a signal before sending SIGKILL (`--stop-timeout`).
     pub stop_timeout: Duration,

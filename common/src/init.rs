@@ -51,9 +51,9 @@ pub fn run(command: &[CString]) -> Result<Infallible> {
     let signals = SignalFd::with_flags(&handled, SfdFlags::SFD_CLOEXEC).context("init: signalfd() failed")?;
 
     // SAFETY: after fork(2) only the calling thread exists in the child; it is safe because this
-    // process is single-threaded (it is the child of clone_child, which starts no threads), so
-    // no lock can be held by a thread that vanished. The child only resets its signal mask and
-    // execs, or prints one line and exits.
+    // process is single-threaded (the child of a step's clone, which starts no threads), so
+    // no lock can be held by a thread that vanished. The child only execs (common::exec gives
+    // the command default signals), or prints one line and exits.
     let command_pid = match unsafe { fork() }.context("init: fork() failed")? {
         ForkResult::Child => {
             // exec gives the command default signal handling and an empty signal mask: as PID 2

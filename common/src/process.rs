@@ -68,7 +68,7 @@ static COMMAND_STARTS_W: AtomicI32 = AtomicI32::new(-1);
 static COMMAND_STARTS: AtomicI32 = AtomicI32::new(-1);
 
 impl Lifeline {
-    /// Make the pipe and block the forwarded signals. Call it just before `clone`.
+    /// Make the two pipes and block the forwarded signals. Call it just before `clone`.
     pub fn new() -> Result<Lifeline> {
         let (parent_alive, parent_alive_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
         let (command_starts, command_starts_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
@@ -83,8 +83,10 @@ impl Lifeline {
         // PR_SET_PDEATHSIG. The kernel clears this when the command changes its uid or execs a
         // setuid program (prctl(2)); `--init` keeps a process of ours as PID 1 for that case.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-        let _ = nix::unistd::close(self.parent_alive_w.as_raw_fd()); // our copy: only the parent's counts
-        let _ = nix::unistd::close(self.command_starts.as_raw_fd()); // the parent's end
+        // Close our copies of the parent's ends, by number: the OwnedFds that hold them are the
+        // parent's, and this child never drops them (it execs or exits).
+        let _ = nix::unistd::close(self.parent_alive_w.as_raw_fd()); // only the parent's may count
+        let _ = nix::unistd::close(self.command_starts.as_raw_fd());
         COMMAND_STARTS_W.store(self.command_starts_w.as_raw_fd(), Ordering::Relaxed);
         let mut fds = [PollFd::new(self.parent_alive.as_fd(), PollFlags::POLLIN)];
         if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
@@ -273,12 +275,13 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .context("signalfd() failed")?;
     let mut kill_at: Option<Instant> = None;
-    let mut _pid_file = None; // removed when dropped, as we return
-                              // SAFETY: the read end Lifeline::started left us, open until this process exits.
-    let starts = Some(COMMAND_STARTS.swap(-1, Ordering::Relaxed))
-        .filter(|&fd| fd >= 0 && args.value("--pid-file").is_some())
-        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
-    let mut starts = starts;
+    // The PID file, removed when dropped, as we return.
+    let mut _pid_file = None;
+    let starts = COMMAND_STARTS.swap(-1, Ordering::Relaxed);
+    let mut starts = (starts >= 0 && args.value("--pid-file").is_some()).then(|| {
+        // SAFETY: the pipe's read end that Lifeline::started left us, and that nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(starts) }
+    });
     loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, status)) => {

@@ -13,8 +13,8 @@
 //! container's user namespace (not host root), cannot be ptraced, and the command gets fds 0-2
 //! and default signals only. `defences.rs` says why each is needed.
 //!
-//! Try: `sudo target/debug/step04-pid sleep 1000 &`, then
-//! `sudo target/debug/setns-enter $(pgrep -n -x sleep) sh -c 'hostname; echo $$'`.
+//! Try, in a root shell (`sudo -s`): `target/debug/step04-pid --pid-file /run/c.pid sleep 1000 &`,
+//! then `target/debug/setns-enter $(cat /run/c.pid) sh -c 'hostname; echo $$'`.
 
 mod defences;
 
@@ -64,8 +64,8 @@ fn main() {
 fn enter(args: &mut Args) -> Result<i32> {
     let pid = split_off_pid(args)?;
 
-    // First, so that nothing of ours reaches the container: no ptrace from it, and no fd of
-    // ours survives exec. The fds are listed while /proc is still ours.
+    // First, so that nothing of ours reaches the container: no ptrace from it. (No fd of ours
+    // survives exec either: common::exec sees to that, as in every step.)
     defences::become_non_dumpable()?;
 
     let namespaces = open_namespaces(pid)?;
@@ -176,7 +176,6 @@ fn open_namespaces(pid: u32) -> Result<Vec<(&'static str, CloneFlags, OwnedFd)>>
 
 /// In the child: now in every namespace of the container, PID included.
 fn run_command(args: &Args) -> Result<Infallible> {
-    // Ignored signals and the signal mask survive execve: give the command the defaults.
     // After setns into a mount namespace the kernel puts our root and working directory at
     // that namespace's root, so paths resolve inside the container; start at its /.
     std::env::set_current_dir("/").context("chdir(\"/\") failed")?;

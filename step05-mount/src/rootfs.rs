@@ -107,17 +107,16 @@ fn mount_sysfs(target: &OwnedFd) -> Result<()> {
 /// devpts for terminals. The article mounts devtmpfs here, which hands the container every
 /// device of the host, disks included; runc and Docker do as we do.
 fn mount_dev(root: &OwnedFd) -> Result<()> {
-    mount_on(
-        &open_in(root, "dev")?,
-        "/dev",
-        "tmpfs",
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("mode=755"),
-    )?;
-    // Open it again: the name now leads into our tmpfs. Check that it does, in case DIR/dev
-    // was swapped meanwhile, and create every file with O_EXCL, so nothing is overwritten.
+    let beneath = open_in(root, "dev")?;
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    mount_on(&beneath, "/dev", "tmpfs", flags, Some("mode=755"))?;
+    // Open it again: the name now leads into our tmpfs, a filesystem (st_dev) of its own. Check
+    // that it does, in case DIR/dev was swapped meanwhile, and create every file with O_EXCL,
+    // so nothing is overwritten.
     let dev = open_in(root, "dev")?;
-    if fstatfs(&dev).map(|s| s.filesystem_type()).ok() != Some(TMPFS_MAGIC) {
+    let device = |fd: &OwnedFd| fstat(fd).map(|s| s.st_dev).ok();
+    let tmpfs = fstatfs(&dev).map(|s| s.filesystem_type()).ok() == Some(TMPFS_MAGIC);
+    if !tmpfs || device(&dev) == device(&beneath) {
         bail!("--rootfs: dev changed while we mounted on it; refusing to go on");
     }
     for name in ["null", "zero", "full", "random", "urandom", "tty"] {

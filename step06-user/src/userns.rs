@@ -35,7 +35,9 @@ impl Release {
 
     /// In the child: block until the parent says `go`; return what it sent before that.
     pub fn wait(&self) -> Result<String> {
-        let _ = close(self.write.as_raw_fd()); // our copy of the parent's end, or EOF never comes
+        // Our copy of the parent's end, or EOF never comes; by number, since the OwnedFd is the
+        // parent's and this child never drops it (it execs or exits).
+        let _ = close(self.write.as_raw_fd());
         let (mut received, mut buf) = (Vec::new(), [0u8; 64]);
         loop {
             match read(&self.read, &mut buf) {
