@@ -315,7 +315,7 @@ fn leaves_nothing_on_the_host() {
     );
     let running = Running::start(&sandbox_argv(&["sh", "-c", &script]));
     // The shell prints `ready` right after it forks the sleep, which may not have exec'd yet.
-    let is_sleep = |(_, cmd): &(u32, String)| cmd == "sleep\0300\0";
+    let is_sleep = |(_, cmd): &(u32, String)| cmd.split('\0').collect::<Vec<_>>() == ["sleep", "300", ""];
     let mut inside = tree(running.pid());
     for _ in 0..100 {
         if inside.iter().any(is_sleep) {
