@@ -10,17 +10,18 @@
 //! - `cargo xtask book`: regenerate the diffs and transcripts, then `check-book`;
 //! - `cargo xtask doctor`: which steps run here, as you, with sudo and in the sandbox, and
 //!   for those that cannot, why and the command that fixes it;
+//! - `cargo xtask reset`: remove the bridge step07 leaves behind, and report anything else;
 //! - `cargo xtask sandbox [-- COMMAND...]`: a shell (or COMMAND) in which you are root over
 //!   namespaces of your own, with a network of its own: every step runs there without sudo.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use xtask::{diffs, doctor, linkcheck, sandbox, transcripts, workspace};
+use xtask::{diffs, doctor, linkcheck, reset, sandbox, transcripts, workspace};
 
 const USAGE: &str =
     "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book\n       \
-                     cargo xtask doctor | sandbox [-- COMMAND...]";
+                     cargo xtask doctor | reset | sandbox [-- COMMAND...]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +32,7 @@ fn main() {
         Some("check-book") => cmd_book(),
         Some("book") => cmd_diffs().and_then(|()| cmd_transcripts(&[])).and_then(|()| cmd_book()),
         Some("doctor") => cmd_doctor(),
+        Some("reset") => cmd_reset(),
         Some("sandbox") => sandbox::run(args[1..].strip_prefix(&["--".to_string()]).unwrap_or(&args[1..])),
         Some("-h" | "--help") => {
             println!("{USAGE}");
@@ -125,5 +127,16 @@ fn cmd_doctor() -> Result<()> {
     use std::io::Write;
     // Ignore a closed stdout (`cargo xtask doctor | head`): print! would panic.
     let _ = write!(std::io::stdout().lock(), "{}", doctor::assess(&doctor::look()));
+    Ok(())
+}
+
+fn cmd_reset() -> Result<()> {
+    let outcome = reset::run(&workspace())?;
+    for line in &outcome.lines {
+        eprintln!("xtask reset: {line}");
+    }
+    if outcome.left {
+        std::process::exit(1);
+    }
     Ok(())
 }
