@@ -267,9 +267,11 @@ pub fn look() -> Machine {
         }
         None => Vec::new(),
     };
+    // An ordinary user may try only what needs no root: the user namespaces.
     let yours: &[Probe] = if machine.you_are_root { &Probe::ALL } else { &[Probe::User, Probe::Sandbox] };
     machine.as_you = yours.iter().map(|&p| (p, probe(&as_you_prefix, p))).collect();
     machine.as_root = match machine.sudo {
+        _ if machine.you_are_root => machine.as_you.clone(),
         Sudo::NotNeeded => Probe::ALL.iter().map(|&p| (p, probe(&[], p))).collect(),
         Sudo::Works => Probe::ALL.iter().map(|&p| (p, probe(&["sudo".into(), "-n".into()], p))).collect(),
         _ => BTreeMap::new(),
@@ -299,11 +301,8 @@ pub fn look_without_probes() -> Machine {
     let doctor = exe.map_or_else(|| "cargo xtask".to_string(), |e| e.display().to_string());
     Machine {
         you: match you {
-            Some((uid, _)) => format!("{} (uid {uid}), through sudo", user_name(uid)),
-            None => {
-                let uid = nix::unistd::geteuid().as_raw();
-                format!("{} (uid {uid})", user_name(uid))
-            }
+            Some((uid, _)) => format!("{}, through sudo", user_name(uid)),
+            None => user_name(nix::unistd::geteuid().as_raw()),
         },
         you_are_root: sys_admin && you.is_none(),
         root_on_the_host: euid_root && identity,
@@ -365,10 +364,11 @@ fn invoking_user() -> Option<(u32, u32)> {
     (uid != 0).then_some((uid, gid))
 }
 
+/// "alice (uid 1000)", or "uid 1000" for a uid with no name in /etc/passwd.
 fn user_name(uid: u32) -> String {
     match nix::unistd::User::from_uid(uid.into()) {
-        Ok(Some(user)) => user.name,
-        _ => "uid".into(),
+        Ok(Some(user)) => format!("{} (uid {uid})", user.name),
+        _ => format!("uid {uid}"),
     }
 }
 
@@ -416,7 +416,8 @@ pub fn wsl(version: &str) -> Option<u8> {
     }
 }
 
-/// The mount point and filesystem type of each line of /proc/self/mountinfo; see proc(5).
+/// Each line of /proc/self/mountinfo as its mount point, its filesystem type, and the part
+/// before " - " (where the optional fields, such as `shared:1`, are); see proc(5).
 fn mounts(mountinfo: &str) -> impl Iterator<Item = (&str, &str, &str)> {
     mountinfo.lines().filter_map(|line| {
         let (before, after) = line.split_once(" - ")?;
@@ -522,8 +523,6 @@ pub struct Report {
     pub you: String,
     pub rows: Vec<Row>,
     pub facts: Vec<(String, String)>,
-    /// A note under the table, when a column could not be filled.
-    pub notes: Vec<String>,
     pub findings: Vec<Finding>,
 }
 
@@ -604,14 +603,7 @@ pub fn assess(m: &Machine) -> Report {
     }
     let mut findings: Vec<Finding> = causes.iter().map(|c| finding(m, c)).collect();
     findings.extend(advice(m));
-    let mut notes = Vec::new();
-    if m.sudo == Sudo::NeedsPassword {
-        notes.push(format!(
-            "untried: sudo asks for a password, which doctor does not; to fill that column: sudo {}",
-            m.doctor_command
-        ));
-    }
-    Report { you: m.you.clone(), rows, facts: facts(m), notes, findings }
+    Report { you: m.you.clone(), rows, facts: facts(m), findings }
 }
 
 /// One cell: whether the step `needs` runs as `who`, given the probes that ran as `who`.
@@ -830,6 +822,15 @@ fn tools_finding(m: &Machine) -> Finding {
 fn advice(m: &Machine) -> Vec<Finding> {
     let mut advice = Vec::new();
     let sandbox_works = matches!(m.as_you.get(&Probe::Sandbox), Some(Ok(())));
+    if !m.you_are_root && m.sudo == Sudo::NeedsPassword {
+        // sudo asks even users who may not use it, so we cannot tell which you are.
+        advice.push(Finding {
+            title: "sudo asks for a password, which doctor does not type: the 'with sudo' column is untried"
+                .into(),
+            lines: vec!["if you may use sudo, run doctor with it; if not, use the sandbox".into()],
+            fixes: vec![format!("sudo {}", m.doctor_command), "cargo xtask sandbox".into()],
+        });
+    }
     if !m.you_are_root && matches!(m.sudo, Sudo::Missing | Sudo::Refused(_)) {
         let why = match &m.sudo {
             Sudo::Refused(said) => format!("sudo refused: {said}"),
@@ -994,9 +995,6 @@ impl fmt::Display for Report {
         writeln!(f, "{}", line(header))?;
         for c in &cells {
             writeln!(f, "{}", line([&c[0], &c[1], &c[2], &c[3], &c[4]]))?;
-        }
-        for note in &self.notes {
-            writeln!(f, "  {note}")?;
         }
         writeln!(f, "\nThis machine:")?;
         let width = self.facts.iter().map(|(k, _)| k.len()).max().unwrap_or(0);

@@ -97,6 +97,26 @@ fn as_nobody_steps_02_to_05_need_root_and_run_in_the_sandbox() {
     }
 }
 
+/// Started through sudo, "as you" is the user who ran sudo (SUDO_UID), probed through setpriv,
+/// and "with sudo" is root.
+#[test]
+fn through_sudo_as_you_is_the_user_who_ran_it() {
+    if !root_or_skip("sudo runs doctor as root") {
+        return;
+    }
+    let out = run(&["env", "SUDO_UID=65534", "SUDO_GID=65534", XTASK, "doctor"]);
+    out.assert_status(0);
+    assert!(
+        out.stdout.starts_with("Which steps run here, for nobody (uid 65534), through sudo:"),
+        "{out:#?}"
+    );
+    let step02 = row(&out, "step02-uts");
+    assert_eq!(step02[1..3], ["needs root", "yes"], "{out:#?}");
+    if user_namespaces_here() {
+        assert_eq!(row(&out, "step07-net")[1..3], ["lo only", "yes"], "{out:#?}");
+    }
+}
+
 /// In a throwaway user namespace whose user.max_user_namespaces is 0 (a limit each user
 /// namespace has of its own), steps 06 and 07 cannot run, and doctor names the sysctl.
 #[test]
@@ -377,8 +397,10 @@ fn sudo_with_a_password_is_left_untried() {
     m.as_root.clear();
     let report = assess(&m);
     assert_eq!(the_row(&report, "step04-pid").with_sudo, Cell::Untried);
-    assert!(report.findings.is_empty(), "{report}");
-    assert!(report.to_string().contains("sudo /home/alice/namespaces/target/debug/xtask doctor"), "{report}");
+    // sudo asks even those who may not use it: both ways are offered.
+    let text = report.to_string();
+    assert!(text.contains("$ sudo /home/alice/namespaces/target/debug/xtask doctor"), "{text}");
+    assert!(text.contains("$ cargo xtask sandbox"), "{text}");
 }
 
 #[test]
