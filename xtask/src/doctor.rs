@@ -191,7 +191,7 @@ pub struct Machine {
     pub proc_mounted: bool,
     /// `user.max_user_namespaces`; `None` if the file is not there.
     pub max_user_namespaces: Option<i64>,
-    /// `kernel.unprivileged_userns_clone` (Debian's, before kernel 6.1.x made it go away).
+    /// `kernel.unprivileged_userns_clone`: a Debian and Ubuntu kernel patch, not in mainline Linux.
     pub unprivileged_userns_clone: Option<i64>,
     /// `kernel.apparmor_restrict_unprivileged_userns` (Ubuntu 23.10 and later).
     pub apparmor_restrict: Option<i64>,
@@ -527,7 +527,7 @@ pub struct Report {
 }
 
 /// The reasons doctor knows for a probe to fail; each becomes one finding.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Cause {
     NoProc,
     Wsl1,
@@ -693,12 +693,6 @@ fn sudo_prefix(m: &Machine) -> &'static str {
 /// The finding for one cause.
 fn finding(m: &Machine, cause: &Cause) -> Finding {
     let sudo = sudo_prefix(m);
-    let sysctl = |name: &str, value: &str| {
-        vec![
-            format!("{sudo}sysctl -w {name}={value}"),
-            format!("echo {name}={value} | {sudo}tee /etc/sysctl.d/60-namespaces-tutorial.conf   # to keep it after a reboot"),
-        ]
-    };
     match cause {
         Cause::NoProc => Finding {
             title: "/proc is not mounted here".into(),
@@ -726,12 +720,12 @@ fn finding(m: &Machine, cause: &Cause) -> Finding {
                 "step06, step07, setns-enter and the sandbox make user namespaces; the limit stops root too"
                     .into(),
             ],
-            fixes: sysctl("user.max_user_namespaces", "15000"),
+            fixes: sysctl_fixes(m, "user.max_user_namespaces", "15000"),
         },
         Cause::UnprivilegedOff => Finding {
             title: "unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone is 0".into(),
             lines: vec!["root may still make them: step06 and step07 run with sudo".into()],
-            fixes: sysctl("kernel.unprivileged_userns_clone", "1"),
+            fixes: sysctl_fixes(m, "kernel.unprivileged_userns_clone", "1"),
         },
         Cause::AppArmor => apparmor(m),
         Cause::Container => Finding {
@@ -757,6 +751,15 @@ fn finding(m: &Machine, cause: &Cause) -> Finding {
     }
 }
 
+/// Set a sysctl now, and in /etc/sysctl.d so that it stays after a reboot.
+fn sysctl_fixes(m: &Machine, name: &str, value: &str) -> Vec<String> {
+    let sudo = sudo_prefix(m);
+    vec![
+        format!("{sudo}sysctl -w {name}={value}"),
+        format!("echo {name}={value} | {sudo}tee -a /etc/sysctl.d/60-namespaces-tutorial.conf   # and after a reboot"),
+    ]
+}
+
 fn container_title(m: &Machine) -> String {
     let mut signs = Vec::new();
     if m.dockerenv {
@@ -777,8 +780,11 @@ fn apparmor(m: &Machine) -> Finding {
     let target = m.target_dir.display().to_string();
     let attach = format!("{target}/{{debug,release}}/{{step[0-9][0-9]-*,setns-enter}}");
     let attach = if attach.contains(char::is_whitespace) { format!("\"{attach}\"") } else { attach };
+    // The upstream profiles for programs that need user namespaces have this shape: no
+    // confinement (flags=(unconfined)), and the one permission the restriction takes away.
     let profile = format!(
-        "abi <abi/4.0>,\ninclude <tunables/global>\n\n\
+        "# Let this workspace's steps make user namespaces (written by cargo xtask doctor).\n\
+         abi <abi/4.0>,\ninclude <tunables/global>\n\n\
          profile namespaces-tutorial {attach} flags=(unconfined) {{\n  userns,\n}}"
     );
     let sudo = sudo_prefix(m);
@@ -792,13 +798,14 @@ fn apparmor(m: &Machine) -> Finding {
                 .into(),
             "the profile does not cover unshare, so the sandbox still needs the sysctl".into(),
         ],
-        fixes: vec![
-            format!("{sudo}sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"),
-            format!(
+        fixes: [
+            sysctl_fixes(m, "kernel.apparmor_restrict_unprivileged_userns", "0"),
+            vec![format!(
                 "{sudo}tee {APPARMOR_PROFILE} > /dev/null <<'EOF'\n{profile}\nEOF\n\
                  {sudo}apparmor_parser -r {APPARMOR_PROFILE}"
-            ),
-        ],
+            )],
+        ]
+        .concat(),
     }
 }
 
