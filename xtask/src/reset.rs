@@ -4,7 +4,8 @@
 //! removes it, as root, if it is a bridge with no port left (a port is a running container's
 //! veth). Everything else it finds, it reports with the command that removes it, and leaves
 //! alone, because the steps do not make it on purpose and it may be someone's: a `lxcbr0-N`
-//! veth, a mount under the workspace, a `/tmp/namespaces-*` directory of yours, a running step.
+//! veth, a mount under the workspace, a `/tmp/namespaces-*` directory of yours, a step of
+//! yours still running.
 //! It never kills a process.
 //!
 //! It asks `ip` rather than /sys/class/net: /sys shows the network namespace of whoever
@@ -196,11 +197,13 @@ fn tmp_dirs(out: &mut Outcome) {
     }
 }
 
-/// Steps still running, found by their names in /proc/PID/comm; never killed.
+/// Steps of yours still running, found by their names in /proc/PID/comm; never killed.
 fn running_steps(out: &mut Outcome) {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir("/proc") else { return };
     let mut found: Vec<(u32, String)> = entries
         .flatten()
+        .filter(|e| e.metadata().is_ok_and(|m| m.uid() == user()))
         .filter_map(|e| {
             let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
             let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
