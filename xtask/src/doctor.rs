@@ -251,6 +251,14 @@ impl Machine {
     }
 }
 
+/// `cargo xtask doctor`: look, assess, print.
+pub fn run() -> anyhow::Result<()> {
+    use std::io::Write;
+    // A closed stdout (`cargo xtask doctor | head`) is not an error; print! would panic.
+    let _ = write!(std::io::stdout().lock(), "{}", assess(&look()));
+    Ok(())
+}
+
 /// Gather the facts, and run the probes.
 pub fn look() -> Machine {
     let mut machine = look_without_probes();

@@ -19,9 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use xtask::{diffs, doctor, linkcheck, reset, sandbox, transcripts, workspace};
 
-const USAGE: &str =
-    "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book\n       \
-                     cargo xtask doctor | reset | sandbox [-- COMMAND...]";
+const USAGE: &str = "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book
+       cargo xtask doctor | reset | sandbox [-- COMMAND...]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,9 +30,9 @@ fn main() {
         Some("linkcheck") => cmd_linkcheck(args.get(1).map(PathBuf::from)),
         Some("check-book") => cmd_book(),
         Some("book") => cmd_diffs().and_then(|()| cmd_transcripts(&[])).and_then(|()| cmd_book()),
-        Some("doctor") => cmd_doctor(),
-        Some("reset") => cmd_reset(),
-        Some("sandbox") => sandbox::run(args[1..].strip_prefix(&["--".to_string()]).unwrap_or(&args[1..])),
+        Some("doctor") => doctor::run(),
+        Some("reset") => reset::run(&workspace()),
+        Some("sandbox") => sandbox::run(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -119,24 +118,6 @@ fn build_book(book: &Path) -> Result<()> {
     }
     if stderr.contains("WARN") || stderr.contains("ERROR") {
         bail!("mdbook build printed warnings; the book must build without any");
-    }
-    Ok(())
-}
-
-fn cmd_doctor() -> Result<()> {
-    use std::io::Write;
-    // Ignore a closed stdout (`cargo xtask doctor | head`): print! would panic.
-    let _ = write!(std::io::stdout().lock(), "{}", doctor::assess(&doctor::look()));
-    Ok(())
-}
-
-fn cmd_reset() -> Result<()> {
-    let outcome = reset::run(&workspace())?;
-    for line in &outcome.lines {
-        eprintln!("xtask reset: {line}");
-    }
-    if outcome.left {
-        std::process::exit(1);
     }
     Ok(())
 }

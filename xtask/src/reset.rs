@@ -24,8 +24,21 @@ pub struct Outcome {
     pub left: bool,
 }
 
+/// `cargo xtask reset`: clean, say what was done and found on stderr, and exit 1 if something
+/// it should remove is left.
+pub fn run(root: &Path) -> Result<()> {
+    let outcome = clean(root)?;
+    for line in &outcome.lines {
+        eprintln!("xtask reset: {line}");
+    }
+    if outcome.left {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 /// Remove the bridge if we may, and report everything else.
-pub fn run(root: &Path) -> Result<Outcome> {
+pub fn clean(root: &Path) -> Result<Outcome> {
     let mut out = Outcome { lines: Vec::new(), left: false };
     bridge(&mut out)?;
     veths(&mut out)?;

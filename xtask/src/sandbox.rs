@@ -48,8 +48,10 @@ const PRELUDE: &str =
 hostname sandbox 2>/dev/null || true
 exec \"$@\"";
 
-/// Run `command` (default: your `$SHELL`, or /bin/bash) in the sandbox. Returns only on error.
-pub fn run(command: &[String]) -> Result<()> {
+/// Run `[--] COMMAND...` (default: your `$SHELL`, or /bin/bash) in the sandbox. Returns only
+/// on error.
+pub fn run(args: &[String]) -> Result<()> {
+    let command = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
     let command = if command.is_empty() {
         vec![std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/bash".into())]
     } else {
