@@ -4,11 +4,17 @@
 //! - [`diffs`]: the diff from each step to the next, for the book;
 //! - [`drift`]: the files a step carries over are the previous step's, unless a table says why;
 //! - [`transcripts`]: real runs of the steps, with what changes between runs normalised;
-//! - [`linkcheck`]: the built book has no broken local link and no unresolved `{{#`.
+//! - [`linkcheck`]: the built book has no broken local link and no unresolved `{{#`;
+//! - [`doctor`]: which steps run on this machine, and the fixes for those that cannot;
+//! - [`reset`]: remove the bridge step07 leaves behind, report anything else left;
+//! - [`sandbox`]: a shell that is root over namespaces of its own, for learners without sudo.
 
 pub mod diffs;
+pub mod doctor;
 pub mod drift;
 pub mod linkcheck;
+pub mod reset;
+pub mod sandbox;
 pub mod transcripts;
 
 use std::path::{Path, PathBuf};

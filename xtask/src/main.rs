@@ -7,14 +7,20 @@
 //!   links and unresolved `{{#` directives;
 //! - `cargo xtask check-book`: `mdbook build book`, failing on any warning, then `linkcheck`
 //!   (what CI runs);
-//! - `cargo xtask book`: regenerate the diffs and transcripts, then `check-book`.
+//! - `cargo xtask book`: regenerate the diffs and transcripts, then `check-book`;
+//! - `cargo xtask doctor`: which steps run here, as you, with sudo and in the sandbox, and
+//!   for those that cannot, why and the command that fixes it;
+//! - `cargo xtask reset`: remove the bridge step07 leaves behind, and report anything else;
+//! - `cargo xtask sandbox [-- COMMAND...]`: a shell (or COMMAND) in which you are root over
+//!   namespaces of your own, with a network of its own: every step runs there without sudo.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use xtask::{diffs, linkcheck, transcripts, workspace};
+use xtask::{diffs, doctor, linkcheck, reset, sandbox, transcripts, workspace};
 
-const USAGE: &str = "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book";
+const USAGE: &str = "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book
+       cargo xtask doctor | reset | sandbox [-- COMMAND...]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +30,9 @@ fn main() {
         Some("linkcheck") => cmd_linkcheck(args.get(1).map(PathBuf::from)),
         Some("check-book") => cmd_book(),
         Some("book") => cmd_diffs().and_then(|()| cmd_transcripts(&[])).and_then(|()| cmd_book()),
+        Some("doctor") => doctor::run(),
+        Some("reset") => reset::run(&workspace()),
+        Some("sandbox") => sandbox::run(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,105 @@
+//! `cargo xtask reset`, always inside throwaway network and mount namespaces (`unshare --net
+//! --mount`), so that the bridge it removes is the one the test made, never the machine's own,
+//! and a mount the test makes is never the host's.
+//!
+//! As root that is `unshare --net --mount`; as anyone else, `unshare --user --map-root-user
+//! --net --mount`, in which we are root over that network. Run "as nobody" is then
+//! `setpriv` to uid 65534, or a nested `unshare --user` without a map, whose uid is 65534 too.
+
+use std::path::Path;
+use testkit::{is_root, reachable_by_nobody, run, Out, NOBODY};
+
+const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+/// Run `script` in throwaway network and mount namespaces; `$XTASK` is the xtask binary, `$NOBODY` the
+/// command that runs what follows as an ordinary user.
+fn in_throwaway_netns(script: &str) -> Option<Out> {
+    let (wrap, nobody): (&[&str], &str) = if is_root() {
+        (&["unshare", "--net", "--mount"], &NOBODY.join(" "))
+    } else {
+        (&["unshare", "--user", "--map-root-user", "--net", "--mount"], "unshare --user")
+    };
+    if !is_root() && run(&["unshare", "--user", "--map-root-user", "--net", "true"]).status != 0 {
+        testkit::root_or_skip("a throwaway network namespace needs root, or user namespaces");
+        return None;
+    }
+    let xtask = reachable_by_nobody(XTASK);
+    let script = format!("XTASK='{}'\nNOBODY='{nobody}'\n{script}", xtask.display());
+    let mut argv: Vec<&str> = wrap.to_vec();
+    argv.extend(["sh", "-c", &script]);
+    Some(run(&argv))
+}
+
+#[test]
+fn removes_the_bridge_step07_left() {
+    let Some(out) = in_throwaway_netns(
+        "ip link add lxcbr0 type bridge || exit 9
+         \"$XTASK\" reset; echo status $?
+         ip -o link show lxcbr0 >/dev/null 2>&1 && echo kept || echo gone",
+    ) else {
+        return;
+    };
+    out.assert_status(0);
+    assert_eq!(out.stdout, "status 0\ngone\n", "{out:#?}");
+    assert!(out.stderr.contains("removed the bridge lxcbr0, left by step07: ip link del lxcbr0"), "{out:#?}");
+}
+
+#[test]
+fn keeps_a_bridge_with_ports_and_reports_the_veth() {
+    let Some(out) = in_throwaway_netns(
+        "ip link add lxcbr0 type bridge && ip link add lxcbr0-7 type veth peer name p1 &&
+         ip link set lxcbr0-7 master lxcbr0 || exit 9
+         \"$XTASK\" reset; echo status $?
+         ip -o link show lxcbr0 >/dev/null 2>&1 && echo kept || echo gone",
+    ) else {
+        return;
+    };
+    out.assert_status(0);
+    assert_eq!(out.stdout, "status 0\nkept\n", "{out:#?}");
+    assert!(out.stderr.contains("the bridge lxcbr0 still has ports (lxcbr0-7)"), "{out:#?}");
+    assert!(out.stderr.contains("lxcbr0-7: the host end of a running container's veth"), "{out:#?}");
+}
+
+#[test]
+fn as_nobody_it_says_it_needs_root() {
+    let Some(out) = in_throwaway_netns(
+        "ip link add lxcbr0 type bridge || exit 9
+         $NOBODY \"$XTASK\" reset; echo status $?
+         ip -o link show lxcbr0 >/dev/null 2>&1 && echo kept || echo gone",
+    ) else {
+        return;
+    };
+    out.assert_status(0);
+    assert_eq!(out.stdout, "status 1\nkept\n", "{out:#?}");
+    assert!(
+        out.stderr.contains("removing it needs root: sudo ip link del lxcbr0"),
+        "should say it needs root, and the command\n{out:#?}"
+    );
+}
+
+/// A mount under the workspace is reported with the command that removes it, and kept. It is
+/// made over xtask/tests (any directory of the workspace would do; the tests may not be able
+/// to create one), in the throwaway mount namespace, which the host never sees.
+#[test]
+fn reports_a_mount_under_the_workspace() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").canonicalize().unwrap();
+    let script = format!(
+        "mount -t tmpfs reset-test '{d}' || exit 9
+         \"$XTASK\" reset; echo status $?",
+        d = dir.display()
+    );
+    let Some(out) = in_throwaway_netns(&script) else { return };
+    out.assert_status(0);
+    assert_eq!(out.stdout, "status 0\n", "{out:#?}");
+    assert!(out.stderr.contains(&format!("{} is mounted", dir.display())), "{out:#?}");
+    assert!(out.stderr.contains(&format!("sudo umount --recursive '{}'", dir.display())), "{out:#?}");
+}
+
+#[test]
+fn a_fresh_network_namespace_has_nothing_to_remove() {
+    let Some(out) = in_throwaway_netns("\"$XTASK\" reset 2>&1 | grep -c -e lxcbr0 -e 'is mounted'; exit 0")
+    else {
+        return;
+    };
+    assert_eq!(out.stdout, "0\n", "a fresh network namespace has no bridge\n{out:#?}");
+}
