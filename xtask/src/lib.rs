@@ -1,11 +1,13 @@
 //! Project chores behind `cargo xtask`, as a library so that the freshness tests in `tests/`
 //! check exactly what the commands write.
 //!
+//! - [`check`]: `cargo xtask check`, the checker of the learners' coding exercises;
 //! - [`diffs`]: the diff from each step to the next, for the book;
 //! - [`drift`]: the files a step carries over are the previous step's, unless a table says why;
 //! - [`transcripts`]: real runs of the steps, with what changes between runs normalised;
 //! - [`linkcheck`]: the built book has no broken local link and no unresolved `{{#`.
 
+pub mod check;
 pub mod diffs;
 pub mod drift;
 pub mod linkcheck;

@@ -7,14 +7,18 @@
 //!   links and unresolved `{{#` directives;
 //! - `cargo xtask check-book`: `mdbook build book`, failing on any warning, then `linkcheck`
 //!   (what CI runs);
-//! - `cargo xtask book`: regenerate the diffs and transcripts, then `check-book`.
+//! - `cargo xtask book`: regenerate the diffs and transcripts, then `check-book`;
+//! - `cargo xtask check NN [EXERCISE]`, `check --all`: check the coding exercises of step NN
+//!   (see `xtask::check` and exercises/).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use xtask::{diffs, linkcheck, transcripts, workspace};
 
-const USAGE: &str = "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book";
+const USAGE: &str =
+    "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book\n       \
+                     cargo xtask check NN [EXERCISE] | check --all | check --list | check --pages";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,6 +27,7 @@ fn main() {
         Some("transcripts") => cmd_transcripts(&args[1..]),
         Some("linkcheck") => cmd_linkcheck(args.get(1).map(PathBuf::from)),
         Some("check-book") => cmd_book(),
+        Some("check") => std::process::exit(xtask::check::main(&args[1..])),
         Some("book") => cmd_diffs().and_then(|()| cmd_transcripts(&[])).and_then(|()| cmd_book()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
