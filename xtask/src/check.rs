@@ -267,7 +267,9 @@ fn all(ws: &Workspace, exercises: &[Exercise]) -> Result<i32> {
         };
         *counts.entry(kind).or_default() += 1;
     }
-    let summary: Vec<String> = counts.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+    let order = ["passed", "failed", "not started", "does not build", "needs root"];
+    let summary: Vec<String> =
+        order.iter().filter_map(|kind| counts.get(*kind).map(|n| format!("{n} {kind}"))).collect();
     println!("{} exercises: {}", exercises.len(), summary.join(", "));
     if counts.contains_key("needs root") {
         println!(

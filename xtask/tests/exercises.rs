@@ -41,7 +41,12 @@ fn every_step_has_an_exercise() {
     let root = workspace();
     let exercises = spec::load_all(&root).unwrap();
     for step in xtask::steps(&root).unwrap() {
-        assert!(exercises.iter().any(|e| e.step == step), "{step} has no exercise in exercises/");
+        assert!(
+            exercises.iter().any(|e| e.step == step),
+            "{step} has no coding exercise: add exercises/{n}-NAME.md and exercises/solutions/{n}-NAME.patch \
+             (exercises/README.md says how), then run `cargo xtask check --pages`",
+            n = &step[4..6]
+        );
     }
 }
 
