@@ -1,6 +1,7 @@
 //! Project chores behind `cargo xtask`, as a library so that the freshness tests in `tests/`
 //! check exactly what the commands write.
 //!
+//! - [`check`]: `cargo xtask check`, the checker of the learners' coding exercises;
 //! - [`diffs`]: the diff from each step to the next, for the book;
 //! - [`drift`]: the files a step carries over are the previous step's, unless a table says why;
 //! - [`transcripts`]: real runs of the steps, with what changes between runs normalised;
@@ -9,6 +10,7 @@
 //! - [`reset`]: remove the bridge step07 leaves behind, report anything else left;
 //! - [`sandbox`]: a shell that is root over namespaces of its own, for learners without sudo.
 
+pub mod check;
 pub mod diffs;
 pub mod doctor;
 pub mod drift;

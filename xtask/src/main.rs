@@ -13,6 +13,8 @@
 //! - `cargo xtask reset`: remove the bridge step07 leaves behind, and report anything else;
 //! - `cargo xtask sandbox [-- COMMAND...]`: a shell (or COMMAND) in which you are root over
 //!   namespaces of your own, with a network of its own: every step runs there without sudo.
+//! - `cargo xtask check NN [EXERCISE]`, `check --all`: check the coding exercises of step NN
+//!   (see `xtask::check` and exercises/).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -20,7 +22,8 @@ use std::process::Command;
 use xtask::{diffs, doctor, linkcheck, reset, sandbox, transcripts, workspace};
 
 const USAGE: &str = "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book
-       cargo xtask doctor | reset | sandbox [-- COMMAND...]";
+       cargo xtask doctor | reset | sandbox [-- COMMAND...]
+       cargo xtask check NN [EXERCISE] | check --all | check --list | check --pages";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +32,7 @@ fn main() {
         Some("transcripts") => cmd_transcripts(&args[1..]),
         Some("linkcheck") => cmd_linkcheck(args.get(1).map(PathBuf::from)),
         Some("check-book") => cmd_book(),
+        Some("check") => std::process::exit(xtask::check::main(&args[1..])),
         Some("book") => cmd_diffs().and_then(|()| cmd_transcripts(&[])).and_then(|()| cmd_book()),
         Some("doctor") => doctor::run(),
         Some("reset") => reset::run(&workspace()),

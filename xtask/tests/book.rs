@@ -46,7 +46,9 @@ fn committed_diffs_match_the_code() {
     }
     assert!(
         stale.is_empty(),
-        "the book's diffs no longer match the code: run `cargo xtask diffs` and commit book/src/diffs\n{}",
+        "the book's diffs no longer match the code: run `cargo xtask diffs` and commit book/src/diffs. \
+         (If you edited a step for an exercise, this is expected: these checks are for the tutorial's \
+         maintainers; `git stash` puts the steps back.)\n{}",
         stale.join("\n")
     );
 }
@@ -98,7 +100,8 @@ fn committed_transcripts_match_what_the_steps_print() {
     assert!(
         stale.is_empty(),
         "the book's transcripts no longer match what the steps print: run `cargo xtask transcripts` \
-         as root and commit book/src/transcripts\n{}",
+         as root and commit book/src/transcripts. (If you edited a step for an exercise, this is \
+         expected: these checks are for the tutorial's maintainers; `git stash` puts the steps back.)\n{}",
         stale.join("\n")
     );
 }

@@ -12,7 +12,8 @@ fn carried_files_do_not_drift() {
          Make the same change in every step that carries the file (the diff between two steps \
          should show only the new namespace), or, if this step must differ, add the file to \
          xtask/src/drift.rs's CHANGED table with the reason. (If you edited a step for an \
-         exercise, this is expected: the check is for the tutorial's maintainers.)",
+         exercise, this is expected: these checks are for the tutorial's maintainers; `git stash` \
+         puts the steps back.)",
         drifted.join("\n")
     );
 }

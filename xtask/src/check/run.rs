@@ -1,0 +1,280 @@
+//! Build a step, run an exercise's checks against it from outside, as the tests do, and say
+//! what each saw.
+//!
+//! Each check is a `sh` script from the spec. It runs with a minimal environment, in a fresh
+//! directory `$SCRATCH`, with `step` on its PATH: a two-line script that runs a copy of the
+//! step's binary, through `setpriv` as `nobody` where the spec says so and the checker is root.
+//! Run by root, every script runs inside throwaway mount, UTS, IPC and network namespaces
+//! (`unshare --mount --uts --ipc --net`), on a tmpfs of its own: a learner's step that goes
+//! wrong renames, mounts on, or adds links to those, never the machine's own.
+
+use super::spec::{Check, Exercise};
+use anyhow::{bail, Context, Result};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where the checker builds and keeps its state.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// The workspace's root: `exercises/`, `tools/mkrootfs` and the steps are there.
+    pub root: PathBuf,
+    /// The cargo target directory the steps are built in.
+    pub target_dir: PathBuf,
+}
+
+impl Workspace {
+    /// The workspace this xtask belongs to, and its target directory (`CARGO_TARGET_DIR`, or
+    /// `target/`).
+    pub fn this() -> Workspace {
+        let root = crate::workspace();
+        let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), PathBuf::from);
+        let target_dir = if target_dir.is_absolute() { target_dir } else { root.join(target_dir) };
+        Workspace { root, target_dir }
+    }
+
+    /// The step's binary, where `cargo build` puts it.
+    pub fn binary(&self, step: &str) -> PathBuf {
+        self.target_dir.join("debug").join(step)
+    }
+}
+
+/// Build one step with `cargo build -p STEP`. `Ok(Err(text))` if it does not compile: `text`
+/// is what cargo said, or empty when cargo printed it to our stderr (`show_errors`).
+pub fn build(ws: &Workspace, step: &str, show_errors: bool) -> Result<Result<PathBuf, String>> {
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo.args(["build", "--quiet", "--package", step]).current_dir(&ws.root);
+    cargo.env("CARGO_TARGET_DIR", &ws.target_dir).stdin(Stdio::null()).stdout(Stdio::null());
+    if !show_errors {
+        cargo.stderr(Stdio::piped());
+    }
+    let out = cargo.output().context("running cargo build")?;
+    if !out.status.success() {
+        return Ok(Err(String::from_utf8_lossy(&out.stderr).into_owned()));
+    }
+    Ok(Ok(ws.binary(step)))
+}
+
+/// Whether the learner has started: the step's `--help` lists the exercise's option.
+pub fn started(binary: &Path, exercise: &Exercise) -> Result<bool> {
+    let out = Command::new(binary)
+        .arg("--help")
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {} --help", binary.display()))?;
+    let help = String::from_utf8_lossy(&out.stdout);
+    Ok(help.split_whitespace().any(|word| word == exercise.option()))
+}
+
+/// What one check saw.
+#[derive(Debug)]
+pub struct Outcome {
+    pub title: String,
+    pub passed: bool,
+    /// The outputs that would have passed, with the variables filled in.
+    pub expected: Vec<String>,
+    /// The script's stdout.
+    pub stdout: String,
+    /// The lines of its stderr that are not a step's narration (`[stepNN-x] ...`).
+    pub stderr: String,
+    /// Set if the script ran too long and was ended.
+    pub timed_out: bool,
+}
+
+/// How long one check may take: a step that hangs is ended after this.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The PATH the scripts get, after the directory that holds `step`.
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What every script starts with.
+const PRELUDE: &str = "\
+# wait_for FILE: until FILE is there and not empty, while the job started last with & runs; 5 s at most.
+wait_for() { i=0; while [ ! -s \"$1\" ] && kill -0 $! 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; }
+";
+
+/// What a script run by root starts with, in its throwaway mount namespace: $SCRATCH becomes
+/// a tmpfs of its own. A learner's remount that forgets MS_BIND changes the flags of the whole
+/// filesystem under the mount point, in every namespace: here that is this tmpfs, not the
+/// filesystem of the machine's /tmp.
+const ROOT_PRELUDE: &str = "mount -t tmpfs -o mode=0755 check \"$SCRATCH\" || exit 99\n";
+
+/// With `rootfs: yes`: a copy of the root filesystem in $SCRATCH, so that each check gets one
+/// as tools/mkrootfs made it.
+const ROOTFS_PRELUDE: &str = "cp -a \"$ROOTFS_IMAGE\" \"$ROOTFS\" || exit 99\n";
+
+/// Run every check of `exercise` against `binary`, each in a directory of its own under a
+/// fresh one in /tmp, which is removed afterwards.
+pub fn run_checks(ws: &Workspace, exercise: &Exercise, binary: &Path) -> Result<Vec<Outcome>> {
+    let scratch = Scratch::new()?;
+    let result = run_checks_in(ws, exercise, binary, &scratch.0);
+    scratch.remove()?;
+    result
+}
+
+fn run_checks_in(ws: &Workspace, exercise: &Exercise, binary: &Path, dir: &Path) -> Result<Vec<Outcome>> {
+    let root = is_root();
+    let as_nobody = exercise.as_nobody && root;
+    // A copy of the binary that nobody can reach, and `step`, which runs it.
+    let bin = make_dir(&dir.join("bin"))?;
+    let copy = bin.join(&exercise.step);
+    std::fs::copy(binary, &copy).with_context(|| format!("copying {}", binary.display()))?;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))?;
+    let nobody = if as_nobody { "setpriv --reuid=65534 --regid=65534 --clear-groups " } else { "" };
+    let wrapper = format!("#!/bin/sh\nexec {nobody}'{}' \"$@\"\n", copy.display());
+    std::fs::write(bin.join("step"), wrapper)?;
+    std::fs::set_permissions(bin.join("step"), std::fs::Permissions::from_mode(0o755))?;
+
+    let image = dir.join("rootfs");
+    if exercise.rootfs {
+        let out = Command::new(ws.root.join("tools/mkrootfs"))
+            .arg(&image)
+            .stdin(Stdio::null())
+            .output()
+            .context("running tools/mkrootfs")?;
+        if !out.status.success() {
+            bail!("tools/mkrootfs failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+    }
+    let step_uid = if as_nobody { 65534 } else { nix::unistd::geteuid().as_raw() };
+    let mut outcomes = Vec::new();
+    for (n, check) in exercise.checks.iter().enumerate() {
+        let scratch = make_dir(&dir.join(format!("check-{}", n + 1)))?;
+        let vars = [
+            ("SCRATCH", scratch.display().to_string()),
+            ("ROOTFS", scratch.join("rootfs").display().to_string()),
+            ("ROOTFS_IMAGE", image.display().to_string()),
+            ("STEP_UID", step_uid.to_string()),
+        ];
+        let mut script = String::from(PRELUDE);
+        if root {
+            script += ROOT_PRELUDE;
+        }
+        if exercise.rootfs {
+            script += ROOTFS_PRELUDE;
+        }
+        script += &check.script;
+        outcomes.push(run_check(check, &script, &bin, &scratch, &vars, root)?);
+    }
+    Ok(outcomes)
+}
+
+fn run_check(
+    check: &Check,
+    script: &str,
+    bin: &Path,
+    scratch: &Path,
+    vars: &[(&str, String)],
+    root: bool,
+) -> Result<Outcome> {
+    let mut argv: Vec<&str> = Vec::new();
+    if root {
+        argv.extend(["unshare", "--mount", "--uts", "--ipc", "--net"]);
+    }
+    argv.extend(["sh", "-c", script]);
+    let mut command = Command::new(argv[0]);
+    command.args(&argv[1..]).env_clear().current_dir(scratch);
+    command.env("PATH", format!("{}:{PATH}", bin.display())).env("LC_ALL", "C").env("HOME", scratch);
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let (status_timed_out, stdout, stderr) = run_with_timeout(command)?;
+
+    let fill = |text: &str| {
+        vars.iter().fold(text.to_string(), |t, (name, value)| t.replace(&format!("${name}"), value))
+    };
+    let expected: Vec<String> = check.expected.iter().map(|e| fill(e)).collect();
+    let passed = !status_timed_out && expected.iter().any(|e| same_output(e, &stdout));
+    let stderr = stderr.lines().filter(|l| !l.starts_with("[step")).collect::<Vec<_>>().join("\n");
+    Ok(Outcome { title: check.title.clone(), passed, expected, stdout, stderr, timed_out: status_timed_out })
+}
+
+/// Run `command` in a process group of its own, for [`TIMEOUT`] at most; then end whatever is
+/// left in the group (a step the script left running), so that its pipes close. Returns
+/// whether it timed out, and its stdout and stderr.
+fn run_with_timeout(mut command: Command) -> Result<(bool, String, String)> {
+    let mut child = command.spawn().context("running sh")?;
+    let group = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.read_to_end(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        text
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    while child.try_wait()?.is_none() {
+        if start.elapsed() > TIMEOUT {
+            timed_out = true;
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::SIGKILL);
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The group is ours: the shell we started, and what it started and left behind.
+    let _ = nix::sys::signal::killpg(group, nix::sys::signal::SIGKILL);
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    Ok((timed_out, text(out.join().unwrap_or_default()), text(err.join().unwrap_or_default())))
+}
+
+/// Whether two outputs are the same, but for spaces at the ends of lines and blank lines at
+/// the end.
+pub fn same_output(expected: &str, seen: &str) -> bool {
+    normalize(expected) == normalize(seen)
+}
+
+fn normalize(text: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    while lines.last() == Some(&"") {
+        lines.pop();
+    }
+    lines
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn make_dir(path: &Path) -> Result<PathBuf> {
+    std::fs::create_dir(path).with_context(|| format!("creating {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path.to_path_buf())
+}
+
+/// A directory of our own in /tmp, made by mkdtemp(3) and open to everyone, so that a step run
+/// as nobody reaches its binary and `$SCRATCH`.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        let dir = nix::unistd::mkdtemp("/tmp/xtask-check-XXXXXX").context("mkdtemp in /tmp failed")?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        Ok(Scratch(dir))
+    }
+
+    /// Remove it, unless something is mounted under it: then removing would reach into the
+    /// mounted directory, which may be the host's. The checks run in throwaway mount
+    /// namespaces, so this happens only if the checker itself has gone wrong.
+    fn remove(self) -> Result<()> {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let prefix = format!("{}/", self.0.display());
+        if mounts.lines().filter_map(|l| l.split(' ').nth(4)).any(|m| m.starts_with(&prefix)) {
+            bail!(
+                "something is mounted under {}; not removing it: look with findmnt, unmount, then rm -r",
+                self.0.display()
+            );
+        }
+        std::fs::remove_dir_all(&self.0).with_context(|| format!("removing {}", self.0.display()))
+    }
+}

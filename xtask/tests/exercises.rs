@@ -1,0 +1,227 @@
+//! The coding exercises keep the checker honest: each exercise's checks fail on the step as it
+//! is and pass with its reference solution, `exercises/solutions/NN-name.patch`, applied to a
+//! scratch copy of the workspace. Every spec has a solution, and the book's pages are the
+//! specs' own words.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use xtask::check::run::{self, Workspace};
+use xtask::check::{pages, spec, status_of, Status};
+use xtask::workspace;
+
+/// What to say when a failure may come from a learner's work rather than from the tutorial.
+const LEARNER_NOTE: &str = "(If you edited a step for an exercise, this is expected: these checks are for \
+                            the tutorial's maintainers.)";
+
+#[test]
+fn every_exercise_has_a_solution_and_every_solution_an_exercise() {
+    let root = workspace();
+    let exercises = spec::load_all(&root).unwrap();
+    assert!(!exercises.is_empty(), "no exercises in exercises/");
+    let mut patches: Vec<String> = std::fs::read_dir(root.join("exercises/solutions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    patches.sort();
+    let ids: Vec<String> = exercises.iter().map(|e| format!("{}.patch", e.id)).collect();
+    assert_eq!(patches, ids, "exercises/solutions/ should hold one NN-name.patch per exercises/NN-name.md");
+    for exercise in &exercises {
+        assert!(
+            root.join(&exercise.step).join("Cargo.toml").is_file(),
+            "{}: no step {}",
+            exercise.id,
+            exercise.step
+        );
+        assert!(exercise.hints.len() >= 2, "{}: give at least two hints", exercise.id);
+    }
+}
+
+#[test]
+fn every_step_has_an_exercise() {
+    let root = workspace();
+    let exercises = spec::load_all(&root).unwrap();
+    for step in xtask::steps(&root).unwrap() {
+        assert!(
+            exercises.iter().any(|e| e.step == step),
+            "{step} has no coding exercise: add exercises/{n}-NAME.md and exercises/solutions/{n}-NAME.patch \
+             (exercises/README.md says how), then run `cargo xtask check --pages`",
+            n = &step[4..6]
+        );
+    }
+}
+
+#[test]
+fn book_pages_match_the_specs() {
+    let root = workspace();
+    let exercises = spec::load_all(&root).unwrap();
+    let mut stale = Vec::new();
+    for (name, text) in pages::generate(&exercises) {
+        match std::fs::read_to_string(pages::dir(&root).join(&name)) {
+            Ok(committed) if committed == text => {}
+            Ok(_) => stale.push(format!("book/src/exercises/{name} differs")),
+            Err(_) => stale.push(format!("book/src/exercises/{name} is missing")),
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "the book's exercise pages no longer match exercises/*.md: run `cargo xtask check --pages` and commit \
+         book/src/exercises\n{}",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn solutions_apply_to_the_workspace() {
+    let root = workspace();
+    for exercise in spec::load_all(&root).unwrap() {
+        let patch = root.join(format!("exercises/solutions/{}.patch", exercise.id));
+        let out = git(&root, &["apply", "--check", patch.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "exercises/solutions/{}.patch does not apply to the workspace: {}\n{LEARNER_NOTE}",
+            exercise.id,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The proof: in a scratch copy of the workspace, every exercise is "not started" and its
+/// checks fail; with its solution applied, its checks pass. Each patched step is built once.
+#[test]
+fn checks_fail_before_and_pass_after_the_solution() {
+    let scratch = Scratch::new();
+    let ws = Workspace { root: scratch.0.join("workspace"), target_dir: shared_target_dir() };
+    copy_tracked_files(&workspace(), &ws.root);
+    assert!(git(&ws.root, &["init", "--quiet"]).status.success(), "git init in the scratch copy failed");
+
+    let exercises = spec::load_all(&ws.root).unwrap();
+    let runnable: Vec<_> = exercises.iter().filter(|e| !e.needs_root || run::is_root()).collect();
+    if runnable.len() < exercises.len() {
+        let skipped: Vec<&str> = exercises.iter().filter(|e| e.needs_root).map(|e| e.id.as_str()).collect();
+        testkit::root_or_skip(&format!("the checks of {} create namespaces", skipped.join(", ")));
+    }
+
+    // Before: every step as it is, built once.
+    let mut steps: Vec<&str> = runnable.iter().map(|e| e.step.as_str()).collect();
+    steps.dedup();
+    build_all(&ws, &steps);
+    let mut problems = Vec::new();
+    for exercise in &runnable {
+        let binary = ws.binary(&exercise.step);
+        assert!(
+            !run::started(&binary, exercise).unwrap(),
+            "{}: the unmodified step counts as started",
+            exercise.id
+        );
+        let outcomes = run::run_checks(&ws, exercise, &binary).unwrap();
+        if status_of(&outcomes) == Status::Passed {
+            problems.push(format!("{}: every check passes on the unmodified {}", exercise.id, exercise.step));
+        }
+    }
+
+    // After: each solution on its own, applied, built, checked, then taken out again.
+    for exercise in &runnable {
+        let patch = ws.root.join(format!("exercises/solutions/{}.patch", exercise.id));
+        let patch = patch.to_str().unwrap();
+        let applied = git(&ws.root, &["apply", patch]);
+        assert!(applied.status.success(), "{}: {}", exercise.id, String::from_utf8_lossy(&applied.stderr));
+        match run::build(&ws, &exercise.step, false).unwrap() {
+            Err(errors) => problems.push(format!("{}: the solution does not build:\n{errors}", exercise.id)),
+            Ok(binary) => {
+                if !run::started(&binary, exercise).unwrap() {
+                    problems.push(format!(
+                        "{}: with the solution, --help does not list {}",
+                        exercise.id,
+                        exercise.option()
+                    ));
+                }
+                for outcome in run::run_checks(&ws, exercise, &binary).unwrap().iter().filter(|o| !o.passed) {
+                    problems.push(format!(
+                        "{}: with the solution, a check fails: {}\n  expected: {:?}\n  saw: {:?}\n  stderr: {}",
+                        exercise.id, outcome.title, outcome.expected, outcome.stdout, outcome.stderr
+                    ));
+                }
+            }
+        }
+        for file in &exercise.files {
+            let out = Command::new("rustfmt")
+                .args(["--check", "--edition", "2021"])
+                .arg(ws.root.join(file))
+                .output();
+            if out.is_ok_and(|o| !o.status.success()) {
+                problems.push(format!("{}: the solution leaves {file} unformatted (cargo fmt)", exercise.id));
+            }
+        }
+        let reverted = git(&ws.root, &["apply", "--reverse", patch]);
+        assert!(reverted.status.success(), "{}: {}", exercise.id, String::from_utf8_lossy(&reverted.stderr));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("git").args(args).current_dir(dir).output().expect("running git")
+}
+
+/// Build the steps in one cargo run (the two cores work on several at once).
+fn build_all(ws: &Workspace, steps: &[&str]) {
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo.args(["build", "--quiet"]).current_dir(&ws.root).env("CARGO_TARGET_DIR", &ws.target_dir);
+    for step in steps {
+        cargo.args(["--package", step]);
+    }
+    let out = cargo.output().expect("running cargo build");
+    assert!(
+        out.status.success(),
+        "the unmodified steps do not build:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The workspace's target directory: this test is target/debug/deps/exercises-*.
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().to_path_buf()
+}
+
+/// A target directory kept from run to run, so that only what the scratch copy changes is
+/// rebuilt: the dependencies are compiled once.
+fn shared_target_dir() -> PathBuf {
+    target_dir().join("exercises-target")
+}
+
+/// Copy the files git tracks, as they are in the working tree (edits not yet committed
+/// included), to `to`.
+fn copy_tracked_files(from: &Path, to: &Path) {
+    let out = git(from, &["ls-files", "-z"]);
+    assert!(out.status.success(), "git ls-files failed: {}", String::from_utf8_lossy(&out.stderr));
+    for name in out.stdout.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let name = std::str::from_utf8(name).unwrap();
+        let (source, target) = (from.join(name), to.join(name));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        match std::fs::symlink_metadata(&source) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                std::os::unix::fs::symlink(std::fs::read_link(&source).unwrap(), &target).unwrap()
+            }
+            Ok(_) => {
+                std::fs::copy(&source, &target).unwrap();
+            }
+            Err(_) => {} // deleted in the working tree, not yet in git
+        }
+    }
+}
+
+/// target/exercises-scratch-PID, made fresh (it fails if it exists), removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = target_dir().join(format!("exercises-scratch-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
