@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 /// The name of the container's cgroup, inside the one that holds the limit.
 const CONTAINER: &str = "container";
-/// Where root puts its cgroups on a machine with cgroup v2 only (see [`v2_parent`]).
+/// Where root puts its cgroups in the v2 hierarchy (see [`v2_parent`]).
 const TOP: &str = "namespaces-tutorial";
 /// pids.max takes at most the kernel's largest PID (PID_MAX_LIMIT).
 const PIDS_MAX_LIMIT: u32 = 4_194_304;
@@ -34,7 +34,22 @@ const PIDS_MAX_LIMIT: u32 = 4_194_304;
 /// The cgroups the parent made for the container, one per hierarchy it uses; removed when the
 /// container has ended (or when this is dropped, on any early return).
 pub struct Cgroup {
-    made: Vec<PathBuf>,
+    made: Vec<Made>,
+}
+
+/// Where one cgroup of the container's goes: the hierarchy's mount point, how /proc/PID/cgroup
+/// names that hierarchy (`0::` for v2, `pids:` for v1's), the parent directory, and the limit.
+struct Place {
+    mount: PathBuf,
+    label: &'static str,
+    parent: PathBuf,
+    limit: Option<u32>,
+}
+
+/// A cgroup we made: its directory, and its name as /proc/PID/cgroup spells it, for narration.
+struct Made {
+    dir: PathBuf,
+    shown: String,
 }
 
 impl Cgroup {
@@ -46,22 +61,23 @@ impl Cgroup {
     pub fn create(args: &Args) -> Result<Cgroup> {
         let max = pids_max(args)?;
         let v1_pids = hierarchy("cgroup", Some("pids"));
-        let mut places = Vec::new(); // (parent directory, the limit if it goes there)
-        if let (Some(pids), Some(_)) = (&v1_pids, max) {
-            places.push((own_dir(pids, Some("pids"))?, max));
+        let mut places = Vec::new();
+        if let (Some(mount), Some(_)) = (v1_pids.clone(), max) {
+            let parent = own_dir(&mount, Some("pids"))?;
+            places.push(Place { mount, label: "pids:", parent, limit: max });
         }
-        if let Some(v2) = hierarchy("cgroup2", None) {
+        if let Some(mount) = hierarchy("cgroup2", None) {
             let limit = if v1_pids.is_none() { max } else { None };
-            places.push((v2_parent(&v2, v1_pids.is_none())?, limit));
+            places.push(Place { parent: v2_parent(&mount)?, mount, label: "0::", limit });
         }
-        if max.is_some() && !places.iter().any(|(_, limit)| limit.is_some()) {
+        if max.is_some() && !places.iter().any(|place| place.limit.is_some()) {
             bail!("--pids-max: this kernel has no pids controller mounted (see /proc/cgroups)");
         }
         let mut cgroup = Cgroup { made: Vec::new() };
-        for (parent, limit) in places {
-            if access(&parent, AccessFlags::W_OK).is_err() {
-                let why = format!("{} is not writable by uid {}", parent.display(), geteuid());
-                if limit.is_some() {
+        for place in places {
+            if access(&place.parent, AccessFlags::W_OK).is_err() {
+                let why = format!("{} is not writable by uid {}", place.parent.display(), geteuid());
+                if place.limit.is_some() {
                     bail!(
                         "--pids-max needs a cgroup of its own, and {why}: run as root, or where a \
                          cgroup subtree is delegated to you (systemd-run --user -p Delegate=yes)"
@@ -70,20 +86,19 @@ impl Cgroup {
                 say!("parent: no cgroup of its own for the container, only a cgroup namespace: {why}");
                 continue;
             }
-            if limit.is_some() {
-                enable_pids(&parent)?;
+            if place.limit.is_some() {
+                enable_pids(&place.parent)?;
             }
-            cgroup.made.push(make(&parent, limit)?);
+            cgroup.made.push(make(&place)?);
         }
         Ok(cgroup)
     }
 
     /// Move the waiting child into the container's cgroups: write its PID to `cgroup.procs`.
     pub fn add(&self, child: Pid) -> Result<()> {
-        for dir in &self.made {
-            let procs = dir.join(CONTAINER).join("cgroup.procs");
-            write(&procs, &child.to_string())?;
-            say!("parent: moved the container into {}", procs.parent().unwrap().display());
+        for made in &self.made {
+            write(&made.dir.join(CONTAINER).join("cgroup.procs"), &child.to_string())?;
+            say!("parent: moved the container into {}/{CONTAINER}", made.shown);
         }
         Ok(())
     }
@@ -91,13 +106,13 @@ impl Cgroup {
     /// Remove the cgroups, once the container has ended. A step killed by SIGKILL leaves them:
     /// find them with `find /sys/fs/cgroup -name 'step08-*'` and remove them with rmdir.
     pub fn remove(&mut self) {
-        for dir in self.made.drain(..).rev() {
-            match remove_tree(&dir) {
-                Ok(()) => say!("parent: removed {}", dir.display()),
+        for made in self.made.drain(..).rev() {
+            match remove_tree(&made.dir) {
+                Ok(()) => say!("parent: removed {}", made.shown),
                 Err(err) => eprintln!(
                     "{}: warning: could not remove the cgroup {}: {err}; remove it with rmdir",
                     common::cli::program(),
-                    dir.display()
+                    made.dir.display()
                 ),
             }
         }
@@ -112,11 +127,11 @@ impl Drop for Cgroup {
 // ANCHOR_END: create
 
 // ANCHOR: make
-/// Make `parent/step08-cgroup-PID`, with the limit if there is one, and `container` in it.
-fn make(parent: &Path, limit: Option<u32>) -> Result<PathBuf> {
-    let dir = parent.join(format!("{}-{}", common::cli::program(), getpid()));
+/// Make `step08-cgroup-PID` in `place`, with the limit if there is one, and `container` in it.
+fn make(place: &Place) -> Result<Made> {
+    let dir = place.parent.join(format!("{}-{}", common::cli::program(), getpid()));
     mkdir(&dir)?;
-    let filled = match limit {
+    let filled = match place.limit {
         Some(max) => write(&dir.join("pids.max"), &max.to_string()),
         None => Ok(()),
     };
@@ -124,29 +139,27 @@ fn make(parent: &Path, limit: Option<u32>) -> Result<PathBuf> {
         let _ = remove_tree(&dir);
         return Err(err);
     }
-    match limit {
-        Some(max) => say!("parent: made {}/{CONTAINER}, under pids.max {max}", dir.display()),
-        None => say!("parent: made {}/{CONTAINER}", dir.display()),
+    let shown = format!("{}/{}", place.label, dir.strip_prefix(&place.mount).unwrap_or(&dir).display());
+    match place.limit {
+        Some(max) => say!("parent: made the cgroup {shown}/{CONTAINER}, under pids.max {max} in {shown}"),
+        None => say!("parent: made the cgroup {shown}/{CONTAINER}"),
     }
-    Ok(dir)
+    Ok(Made { dir, shown })
 }
 
-/// Where the container's cgroup goes in the v2 hierarchy: under our own cgroup, except on a
-/// machine with cgroup v2 only (`pids_here`). There a controller works in a cgroup only if its
-/// parent lists it in `cgroup.subtree_control`, and the kernel refuses that (EBUSY) for a
-/// cgroup that holds processes, such as our login session's. So root uses a cgroup of the
-/// tutorial's own at the top, as Docker's cgroupfs driver uses /sys/fs/cgroup/docker; like
-/// docker's, it stays (`sudo rmdir /sys/fs/cgroup/namespaces-tutorial` removes it).
-fn v2_parent(v2: &Path, pids_here: bool) -> Result<PathBuf> {
-    let top = v2.join(TOP);
-    let parent = match pids_here && access(v2, AccessFlags::W_OK).is_ok() {
-        true => top.clone(),
-        false => own_dir(v2, None)?,
-    };
-    if parent == top {
-        std::fs::create_dir_all(&top).with_context(|| format!("mkdir {} failed", top.display()))?;
+/// Where the container's cgroup goes in the v2 hierarchy. Root uses a cgroup of the tutorial's
+/// own at the top, as Docker's cgroupfs driver uses /sys/fs/cgroup/docker: on a machine with
+/// cgroup v2 only, a limit works in a cgroup only if its parent lists the controller in
+/// `cgroup.subtree_control`, and the kernel refuses that (EBUSY) for a cgroup that holds
+/// processes, such as our login session's. Like docker's, it stays (`rmdir` removes it).
+/// Others use their own cgroup, which is writable where it is delegated to them.
+fn v2_parent(v2: &Path) -> Result<PathBuf> {
+    if access(v2, AccessFlags::W_OK).is_err() {
+        return own_dir(v2, None);
     }
-    Ok(parent)
+    let top = v2.join(TOP);
+    std::fs::create_dir_all(&top).with_context(|| format!("mkdir {} failed", top.display()))?;
+    Ok(top)
 }
 
 /// On cgroup v2, a limit works only where the parent enables the controller for its children
