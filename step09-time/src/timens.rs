@@ -76,16 +76,12 @@ fn offsets_failed(err: std::io::Error, offset: i64) -> anyhow::Error {
     let errno = Errno::from_raw(err.raw_os_error().unwrap_or(0));
     let why = match errno {
         Errno::ERANGE => {
-            let uptime = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
-            let up = uptime.split('.').next().unwrap_or("?");
-            format!(
-                ": the kernel lets no offset make a clock negative (this machine has been up {up} \
-                 seconds), nor run it past about 146 years"
-            )
+            ": the kernel lets no offset make a clock negative, as one more negative than the \
+             uptime (/proc/uptime) would, nor run it past about 146 years"
         }
-        Errno::EACCES => ": a process is in the namespace already; offsets are set once, before".into(),
-        Errno::EPERM => ": it takes CAP_SYS_TIME in the namespace's user namespace".into(),
-        _ => String::new(),
+        Errno::EACCES => ": a process is in the namespace already; offsets are set once, before",
+        Errno::EPERM => ": it takes CAP_SYS_TIME in the namespace's user namespace",
+        _ => "",
     };
     anyhow!("writing 'monotonic {offset} 0' to /proc/self/timens_offsets failed: {errno}{why}")
 }
