@@ -255,8 +255,8 @@ fn own_dir(mount: &Path, controller: Option<&str>) -> Result<PathBuf> {
     bail!("/proc/self/cgroup does not say where we are in the {} hierarchy", controller.unwrap_or("v2"))
 }
 
-/// mkdir(2) a cgroup. One that exists already was left by a step killed by SIGKILL (with our
-/// PID, in another PID namespace, or before a reboot of its PID counter): say how to remove it.
+/// mkdir(2) a cgroup. One that exists already was left by a step killed by SIGKILL that had our
+/// PID (PIDs are used again, and each PID namespace has its own): say how to remove it.
 fn mkdir(dir: &Path) -> Result<()> {
     std::fs::create_dir(dir).map_err(|err| match err.kind() {
         std::io::ErrorKind::AlreadyExists => {
