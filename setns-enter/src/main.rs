@@ -4,10 +4,17 @@
 //! file and passing it to `setns(2)` moves the calling process into that namespace. This is
 //! how `docker exec` and `nsenter` put a new process into a container that is already running.
 //!
-//! Two namespaces need care:
+//! Three namespaces need care:
 //! - the user namespace is entered first: it decides what we may do in all the others;
 //! - the PID namespace: `setns` cannot change the PID of a running process, so it only sets
-//!   the namespace our *children* will be born in. We start a child, and it runs the command.
+//!   the namespace our *children* will be born in. We start a child, and it runs the command;
+//! - the time namespace: `setns` moves us and our future children, but only a process with
+//!   one thread may enter one (EUSERS otherwise); we have one, and the child we start is in it.
+//!
+//! Entering a cgroup namespace moves no process into another cgroup: the command stays in our
+//! cgroup, outside the container's limits, and its /proc/self/cgroup shows where that is
+//! from the container's root (`/../..`). `docker exec` also writes the new process into the
+//! container's `cgroup.procs`.
 //!
 //! And the process that enters brings nothing of ours in: it becomes the root of the
 //! container's user namespace (not host root), cannot be ptraced, and the command gets fds 0-2
@@ -32,7 +39,7 @@ const STEP: Step = Step {
     name: "setns-enter",
     about: "Usage: setns-enter PID [COMMAND [ARG...]]\n\
             Runs COMMAND (default /bin/bash) in the namespaces of the running process PID,\n\
-            with setns(2): its user, UTS, IPC, network, PID and mount namespaces.",
+            with setns(2): its user, UTS, IPC, network, PID, cgroup, time and mount namespaces.",
     needs: "root (CAP_SYS_ADMIN), or the owner of the container's user namespace",
     options: &[],
 };
@@ -40,13 +47,15 @@ const STEP: Step = Step {
 // ANCHOR: kinds
 /// The namespaces we enter, in this order: the user namespace first, because it decides which
 /// capabilities we have in the others; the mount namespace last, because entering it changes
-/// our root directory, and with it what `/proc` means.
-const KINDS: [(&str, CloneFlags); 6] = [
+/// our root directory, and with it what `/proc` means. (nix has no name for CLONE_NEWTIME.)
+const KINDS: [(&str, CloneFlags); 8] = [
     ("user", CloneFlags::CLONE_NEWUSER),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("net", CloneFlags::CLONE_NEWNET),
     ("pid", CloneFlags::CLONE_NEWPID),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("time", CloneFlags::from_bits_retain(nix::libc::CLONE_NEWTIME)),
     ("mnt", CloneFlags::CLONE_NEWNS),
 ];
 // ANCHOR_END: kinds
@@ -83,6 +92,7 @@ fn enter(args: &mut Args) -> Result<i32> {
             let why = match errno {
                 Errno::EPERM => "entering a namespace needs CAP_SYS_ADMIN over it: run as root (sudo)",
                 Errno::EINVAL => "the kernel refused this namespace (a multi-threaded process may not enter a user namespace)",
+                Errno::EUSERS => "a process with more than one thread may not enter a time namespace",
                 _ => "see setns(2)",
             };
             anyhow!("setns(/proc/{pid}/ns/{kind}, {}) failed: {errno}: {why}", common::flag_names(*flag, None))
@@ -152,6 +162,11 @@ fn open_namespaces(pid: u32) -> Result<Vec<(&'static str, CloneFlags, OwnedFd)>>
     )?;
     let mut namespaces = Vec::new();
     for (kind, flag) in KINDS {
+        // A kernel too old for a kind (cgroup: Linux 4.6, time: 5.6) has no file for it.
+        let ours_path = format!("/proc/self/ns/{kind}");
+        let Ok(ours) = stat(ours_path.as_str()) else {
+            continue;
+        };
         let theirs = format!("/proc/{pid}/ns/{kind}");
         let file = openat(&process, format!("ns/{kind}").as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|errno| match errno {
@@ -163,8 +178,6 @@ fn open_namespaces(pid: u32) -> Result<Vec<(&'static str, CloneFlags, OwnedFd)>>
             })?;
         // A namespace is known by the device and inode numbers of its file. setns(2) to the user
         // namespace we are already in fails with EINVAL; skip any we share.
-        let ours_path = format!("/proc/self/ns/{kind}");
-        let ours = stat(ours_path.as_str()).with_context(|| format!("stat({ours_path}) failed"))?;
         let their_ns = fstat(&file).with_context(|| format!("fstat({theirs}) failed"))?;
         if (their_ns.st_dev, their_ns.st_ino) != (ours.st_dev, ours.st_ino) {
             namespaces.push((kind, flag, file));

@@ -302,3 +302,28 @@ fn the_command_gets_default_signals() {
     assert_eq!(mask("SigIgn:") & !glibcs_own, 0, "no signal should be ignored: {out:#?}");
     container.finish().assert_status(0);
 }
+
+/// A step09 container (run by root, so it has a cgroup of its own): the command joins its
+/// cgroup and time namespaces too. Its clocks run the container's 1000 days ahead; and it is
+/// not moved into the container's cgroup, so it sees its own cgroup above the namespace's
+/// root, as `/..`: entering a cgroup namespace changes the view, not the cgroup.
+#[test]
+fn enters_the_cgroup_and_time_namespaces_of_step09() {
+    let step = Step { wrap: &["unshare", "--net"], ..Step::root(step_bin("step09-time")) };
+    if !step.may_run() {
+        return;
+    }
+    let running = step.start(&["-q"]);
+    let theirs = namespaces(&running.container.to_string());
+    let script =
+        "readlink /proc/self/ns/cgroup /proc/self/ns/time; grep '^0::' /proc/self/cgroup; cat /proc/uptime";
+    let out = enter(running.container, &["sh", "-c", script]);
+    out.assert_status(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{out:#?}");
+    assert_eq!(lines[..2], [theirs["cgroup"].as_str(), theirs["time"].as_str()], "{out:#?}");
+    assert!(lines[2].starts_with("0::/.."), "our cgroup is outside the namespace's root: {out:#?}");
+    let uptime: f64 = lines[3].split_whitespace().next().unwrap().parse().unwrap();
+    assert!(uptime > 86_400_000.0, "the container's clocks run 1000 days ahead: {out:#?}");
+    running.finish().assert_status(0);
+}

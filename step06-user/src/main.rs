@@ -119,11 +119,12 @@ fn start_container(args: &Args) -> Result<i32> {
     // ANCHOR_END: clone
     let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
     say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
-    if let Err(err) = userns::write_id_maps(child).and_then(|()| maps.go()) {
-        let _ = kill(child, Signal::SIGKILL);
+    if let Err(err) = userns::write_id_maps(child) {
+        let _ = kill(child, Signal::SIGKILL); // before `maps` closes: its end would tell the child we died
         let _ = waitpid(child, None);
         return Err(err);
     }
+    maps.go()?;
     common::wait_for(child, args)
 }
 // ANCHOR_END: parent

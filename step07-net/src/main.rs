@@ -138,11 +138,12 @@ fn start_container(args: &Args) -> Result<i32> {
     let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
     say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
     let set_up = userns::write_id_maps(child).and_then(|()| net::connect(child, &network, &maps));
-    if let Err(err) = set_up.and_then(|()| maps.go()) {
-        let _ = kill(child, Signal::SIGKILL);
+    if let Err(err) = set_up {
+        let _ = kill(child, Signal::SIGKILL); // before `maps` closes: its end would tell the child we died
         let _ = waitpid(child, None);
         return Err(err);
     }
+    maps.go()?;
     common::wait_for(child, args)
 }
 // ANCHOR_END: parent

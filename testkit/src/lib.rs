@@ -8,6 +8,7 @@
 //! an earlier step established with one line each.
 
 pub mod attacks;
+pub mod cgroup_time;
 pub mod checks;
 pub mod hardening;
 

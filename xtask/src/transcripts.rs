@@ -19,7 +19,7 @@
 //! directly (root needs no sudo, and CI machines have none installed).
 //!
 //! What changes from run to run is replaced ([`normalise`]): the host's hostname (on a line of its
-//! own) by `<hostname>`, host PIDs by `<pid>`, namespace
+//! own) by `<hostname>`, host PIDs by `<pid>` (also in a cgroup's name, `step08-cgroup-<pid>`), namespace
 //! inode numbers by `ns-1`, `ns-2`... in order of appearance (so equal stays equal), MAC
 //! addresses, interface indexes, ping times, IPC keys, and the kernel's number of capabilities
 //! (`all <N> capabilities`). And one race is settled: the parent's
@@ -260,7 +260,8 @@ pub fn normalise(text: &str) -> String {
                 && (prefix.ends_with("PID ")
                     || prefix.ends_with("netns ")
                     || prefix == "NSpid:\t"
-                    || (prefix.ends_with("/proc/") && rest.starts_with('/')));
+                    || (prefix.ends_with("/proc/") && rest.starts_with('/'))
+                    || named_after_step(prefix));
             host_pid.then(|| "<pid>".to_string())
         });
         // Interface indexes (`eth0@if7`), ping times, IPC keys.
@@ -293,6 +294,13 @@ pub fn normalise(text: &str) -> String {
         out += &line;
     }
     out
+}
+
+/// Whether `prefix` ends with a step's name and a dash, as a cgroup named after the step that
+/// made it does (`step08-cgroup-4242`): the number after it is that step's PID.
+fn named_after_step(prefix: &str) -> bool {
+    let word = prefix.rsplit(['/', ' ', '\'']).next().unwrap_or("");
+    word.starts_with("step") && word.ends_with('-') && word.matches('-').count() == 2
 }
 
 fn collapse_spaces(line: &str) -> String {
@@ -478,7 +486,8 @@ mod tests {
                     0x5f3a2b1c 0          root       644\n\
                     4026532201 uts 1 container\n\
                     [x] child: uid 0, gid 0, all 41 capabilities, inside the user namespace\n\
-                    [x] child: uid 0, gid 0, 3 of 41 capabilities\n";
+                    [x] child: uid 0, gid 0, 3 of 41 capabilities\n\
+                    [x] parent: removed 0::/namespaces-tutorial/step08-cgroup-4242\n";
         let expected = "uts:[ns-1] uts:[ns-2] uts:[ns-1]\n\
                     [x] parent: started container PID <pid> with F\n[x] child: running as PID 1\n\
                     wrote to /proc/<pid>/uid_map; ip link add veth netns <pid>\n\
@@ -491,7 +500,8 @@ mod tests {
                     0x<key> 0 root 644\n\
                     ns-2 uts 1 container\n\
                     [x] child: uid 0, gid 0, all <N> capabilities, inside the user namespace\n\
-                    [x] child: uid 0, gid 0, 3 of <N> capabilities\n";
+                    [x] child: uid 0, gid 0, 3 of <N> capabilities\n\
+                    [x] parent: removed 0::/namespaces-tutorial/step08-cgroup-<pid>\n";
         assert_eq!(normalise(text), expected);
     }
 

@@ -1,0 +1,417 @@
+//! The checks of step08 (a cgroup namespace, in a cgroup of its own, `--pids-max`) and step09
+//! (a time namespace, `--uptime-offset`), from inside and from outside.
+//!
+//! The cgroup filesystem is the machine's own, whatever namespaces a test makes: a check that
+//! leaves a cgroup behind (a step killed by SIGKILL leaves its own, by design) removes it, by
+//! its path, and touches no cgroup that it or the step did not make.
+
+use crate::checks::one_error_line;
+use crate::{is_root, root_or_skip, run, Running, Step};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The kernel's words for EAGAIN, which fork(2) returns at a cgroup's pids.max.
+const EAGAIN_TEXT: &str = "Resource temporarily unavailable";
+
+/// For a check that ends before the step starts anything: as root, the step as it is (inside
+/// its throwaway namespaces); as an ordinary user, without its wrapper (`unshare --net` needs
+/// root), so that the check runs there too.
+fn before_start(step: Step) -> Step {
+    if is_root() {
+        step
+    } else {
+        Step { wrap: &[], ..step }
+    }
+}
+
+// --- Where the cgroups are --------------------------------------------------------------------
+
+/// The step's program name, which begins the name of its cgroups: `step08-cgroup-PID`.
+fn program(step: Step) -> String {
+    Path::new(step.bin).file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// The last mount of a cgroup hierarchy: `cgroup2`, or the v1 hierarchy with `controller`.
+fn hierarchy(fstype: &str, controller: Option<&str>) -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mounts.lines().rev().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let fields: Vec<&str> = right.split(' ').collect();
+        let has = controller.map_or(true, |c| fields.get(2).is_some_and(|o| o.split(',').any(|x| x == c)));
+        (fields[0] == fstype && has).then(|| PathBuf::from(left.split(' ').nth(4).unwrap()))
+    })
+}
+
+/// Where the pids controller is: the v1 pids hierarchy, or else the v2 one.
+fn pids_hierarchy() -> (PathBuf, Option<&'static str>) {
+    match hierarchy("cgroup", Some("pids")) {
+        Some(v1) => (v1, Some("pids")),
+        None => (hierarchy("cgroup2", None).expect("no cgroup hierarchy with pids"), None),
+    }
+}
+
+/// The path of process `pid`'s cgroup in a hierarchy, as /proc/PID/cgroup shows it to us:
+/// the `0::` line for v2, the line naming `controller` for v1.
+fn cgroup_of(pid: &str, controller: Option<&str>) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let line = text.lines().find(|l| {
+        let fields: Vec<&str> = l.splitn(3, ':').collect();
+        controller.map_or(fields[1].is_empty(), |c| fields[1].split(',').any(|x| x == c))
+    });
+    line.unwrap_or_else(|| panic!("/proc/{pid}/cgroup has no line for {controller:?}:\n{text}"))
+        .splitn(3, ':')
+        .nth(2)
+        .unwrap()
+        .to_string()
+}
+
+/// The directory of the cgroup that holds the container's limit: its pids cgroup's parent.
+fn limit_dir(container: u32) -> PathBuf {
+    let (mount, controller) = pids_hierarchy();
+    let path = cgroup_of(&container.to_string(), controller);
+    let dir = mount.join(path.trim_start_matches('/'));
+    assert!(dir.ends_with("container"), "the container is not in a cgroup of its own: {}", dir.display());
+    dir.parent().unwrap().to_path_buf()
+}
+
+/// The directories the step's cgroups would be made in: our own cgroup in each hierarchy, and
+/// the tutorial's own at the top of a v2-only hierarchy.
+fn parents() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(v2) = hierarchy("cgroup2", None) {
+        dirs.push(v2.join("namespaces-tutorial"));
+        dirs.push(v2.join(cgroup_of("self", None).trim_start_matches('/')));
+    }
+    if let Some(pids) = hierarchy("cgroup", Some("pids")) {
+        dirs.push(pids.join(cgroup_of("self", Some("pids")).trim_start_matches('/')));
+    }
+    dirs
+}
+
+/// Whether no process is left in the cgroup `dir` or below it.
+fn unpopulated(dir: &Path) -> bool {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    let below = std::fs::read_dir(dir).into_iter().flatten().flatten().filter(|e| e.path().is_dir());
+    procs.trim().is_empty() && below.map(|e| e.path()).all(|d| unpopulated(&d))
+}
+
+/// Remove the cgroup `dir` and those below it, deepest first, once their processes are gone.
+fn remove_cgroup(dir: &Path) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !unpopulated(dir) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            remove_cgroup(&entry.path());
+        }
+    }
+    std::fs::remove_dir(dir).unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display()));
+}
+
+/// Run `check`, which may SIGKILL the step, and then remove the cgroups that steps which are
+/// no longer running left behind: `PROGRAM-PID` where PID is no process called PROGRAM.
+pub fn then_remove_leftovers(step: Step, check: fn(Step)) {
+    check(step);
+    let program = program(step);
+    for parent in parents() {
+        for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(Ok(pid)) = name.strip_prefix(&format!("{program}-")).map(str::parse::<u32>) else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() != program.chars().take(15).collect::<String>() {
+                remove_cgroup(&entry.path());
+            }
+        }
+    }
+}
+
+// --- The cgroup namespace ---------------------------------------------------------------------
+
+/// Inside, /proc/self/cgroup shows the container's cgroup as `/`; from outside, /proc/PID/cgroup
+/// shows where it really is: `PROGRAM-PID/container`, made by the step (PID is the step's) and
+/// removed once the container has ended. A step that may not write the cgroup filesystem (as
+/// nobody) says so in one line and makes the namespace only, rooted in its own cgroup.
+pub fn cgroup_is_root_inside(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let script = "echo ready; read _; grep '^0::' /proc/self/cgroup";
+    let running = Running::start(&step.argv(&["sh", "-c", script]));
+    let outside = cgroup_of(&running.container.to_string(), None);
+    let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
+    let dir = v2.join(outside.trim_start_matches('/'));
+    let suffix = format!("/{}-{}/container", program(step), running.pid());
+    let made = outside.ends_with(&suffix);
+    assert!(made || outside == cgroup_of("self", None), "the container is in {outside}");
+    assert!(dir.is_dir(), "{} should exist while the container runs", dir.display());
+    let out = running.finish();
+    out.assert_status(0);
+    assert_eq!(out.stdout, "0::/\n", "inside, the container's cgroup is /\n{out:#?}");
+    let why: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no cgroup of its own")).collect();
+    if step.as_nobody && is_root() {
+        assert!(!made, "nobody may not make cgroups here");
+        assert_eq!(why.len(), 1, "one line should say why there is no cgroup\n{out:#?}");
+        assert!(why[0].contains("is not writable by uid 65534"), "{}", why[0]);
+    }
+    if made {
+        assert!(why.is_empty(), "{out:#?}");
+        assert!(!dir.parent().unwrap().exists(), "{} should be removed after the container", dir.display());
+        assert!(out.stderr.contains("parent: removed "), "{out:#?}");
+    }
+}
+
+/// With `--rootfs`, /sys/fs/cgroup inside is a cgroup2 filesystem of the container's own
+/// subtree: mounted read-only, its root the container's cgroup (from outside, the mount's root
+/// is `PROGRAM-PID/container`), with no cgroup of the host in it.
+pub fn cgroup_view_with_rootfs(step: Step) {
+    if !step.may_run() || !root_or_skip("a cgroup of its own needs a writable cgroup filesystem") {
+        return;
+    }
+    let rootfs = crate::rootfs();
+    let script = "echo ready; read _
+                  grep ' /sys/fs/cgroup ' /proc/self/mountinfo
+                  for d in /sys/fs/cgroup/*; do [ -d \"$d\" ] && echo \"subdirectory $d\"; done
+                  grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo pid1-is-in-it
+                  mkdir /sys/fs/cgroup/x 2>&1 || true";
+    let running =
+        Running::start(&step.argv(&["-q", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]));
+    let theirs = std::fs::read_to_string(format!("/proc/{}/mountinfo", running.container)).unwrap();
+    let out = running.finish();
+    out.assert_status(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{out:#?}");
+    let fields: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(&fields[3..5], ["/", "/sys/fs/cgroup"], "its root should be / inside\n{out:#?}");
+    assert!(fields[5].starts_with("ro,") && lines[0].contains(" - cgroup2 "), "{out:#?}");
+    assert_eq!(lines[1], "pid1-is-in-it", "no cgroup of the host should show inside\n{out:#?}");
+    assert!(lines[2].ends_with("Read-only file system"), "{out:#?}");
+    let outside = theirs.lines().find(|l| l.contains(" /sys/fs/cgroup ")).expect("no cgroup mount");
+    let root = outside.split(' ').nth(3).unwrap();
+    assert!(root.ends_with("/container") && root.contains(&program(step)), "from outside: {outside}");
+}
+
+// --- The pids limit ---------------------------------------------------------------------------
+
+/// `--pids-max 20`, and a bash loop that starts 50 `sleep 1 &`: the kernel refuses the forks
+/// past 20 processes with EAGAIN (bash says so, and tries again), seen from outside in the
+/// limit's pids.current and pids.events; meanwhile the host forks as it likes.
+pub fn pids_limit_holds(step: Step) {
+    if !step.may_run() || !root_or_skip("--pids-max needs a writable cgroup filesystem") {
+        return;
+    }
+    let script = "echo ready; for i in $(seq 50); do sleep 1 & done; wait; echo started $i";
+    let running = Running::start(&step.argv(&["-q", "--pids-max", "20", "bash", "-c", script]));
+    let dir = limit_dir(running.container);
+    assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap(), "20\n");
+    let (mut most, mut refused, mut host) = (0, 0, None);
+    let end = Instant::now() + Duration::from_secs(60);
+    while let (Ok(current), true) = (std::fs::read_to_string(dir.join("pids.current")), Instant::now() < end)
+    {
+        most = most.max(current.trim().parse().unwrap_or(0));
+        // v2 counts a refused fork where the limit is, v1 where the process is.
+        for events in [dir.join("pids.events"), dir.join("container/pids.events")] {
+            let events = std::fs::read_to_string(events).unwrap_or_default();
+            refused = refused.max(events.trim().trim_start_matches("max ").parse().unwrap_or(0));
+        }
+        if most == 20 && host.is_none() {
+            host = Some(crate::sh("for i in $(seq 30); do sleep 0 & done; wait; echo host-forks"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let out = running.wait();
+    out.assert_status(0);
+    assert_eq!(out.stdout, "started 50\n", "{out:#?}");
+    assert!(out.stderr.contains(&format!("fork: retry: {EAGAIN_TEXT}")), "{out:#?}");
+    assert_eq!(most, 20, "at most 20 processes, and 20 reached");
+    assert!(refused > 0, "pids.events should count the refused forks");
+    let host = host.expect("the container never reached its limit");
+    assert_eq!((host.status, host.stdout.as_str(), host.stderr.as_str()), (0, "host-forks\n", ""));
+    assert!(!dir.exists(), "{} should be removed after the container", dir.display());
+}
+
+/// Root in its own user and cgroup namespaces, with a root filesystem: the container mounts the
+/// pids hierarchy again, read-write, and sets its own cgroup's pids.max to `max`, and remounts
+/// /sys/fs/cgroup read-write; the limit, one level up, out of its reach, still holds.
+pub fn container_cannot_lift_its_limit(step: Step) {
+    if !step.may_run() || !root_or_skip("--pids-max needs a writable cgroup filesystem") {
+        return;
+    }
+    let rootfs = crate::rootfs();
+    let script = "mkdir /tmp/p
+                  mount -t cgroup -o pids none /tmp/p 2>/dev/null || mount -t cgroup2 none /tmp/p
+                  [ -e /tmp/p/pids.max ] && echo max > /tmp/p/pids.max && echo own-pids.max-is-max
+                  mount -o remount,bind,rw /sys/fs/cgroup && echo remounted-read-write
+                  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 30 & done
+                  echo started all";
+    let out = step.run(&["-q", "--pids-max", "8", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]);
+    assert!(out.stdout.contains("remounted-read-write"), "{out:#?}");
+    assert!(!out.stdout.contains("started all"), "the limit was lifted\n{out:#?}");
+    assert!(out.stderr.contains("Cannot fork") || out.stderr.contains(EAGAIN_TEXT), "{out:#?}");
+}
+
+/// Bad values for `--pids-max`: one line, 125, nothing started. Run by nobody, who may not
+/// make a cgroup here, `--pids-max` is one line and 125 too.
+pub fn pids_max_errors(step: Step) {
+    for value in ["0", "-1", "abc", "4194305", ""] {
+        let out = before_start(step).run(&["--pids-max", value, "true"]);
+        out.assert_status(125);
+        let line = one_error_line(&out);
+        let says = format!("--pids-max takes a number of processes from 1 to 4194304, not '{value}'");
+        assert!(line.contains(&says), "{line}");
+        assert!(!out.stderr.contains("started container"), "{out:#?}");
+    }
+    if !step.may_run() || !root_or_skip("run as nobody, from root") {
+        return;
+    }
+    let out = Step { as_nobody: true, ..step }.run(&["--pids-max", "20", "true"]);
+    out.assert_status(125);
+    let line = one_error_line(&out);
+    assert!(line.contains("--pids-max needs a cgroup of its own, and /sys/fs/cgroup/"), "{line}");
+    assert!(line.contains("is not writable by uid 65534"), "{line}");
+    assert_eq!(out.stderr.lines().count(), 1, "nothing but the error\n{out:#?}");
+}
+
+/// The step SIGKILLed: its container dies with it, but nothing is left to remove its cgroups.
+/// They stay, empty, under the name `PROGRAM-PID`; the check finds them by that name, as the
+/// book says to, and removes them.
+pub fn cgroup_left_after_sigkill(step: Step) {
+    if !step.may_run() || !root_or_skip("--pids-max needs a writable cgroup filesystem") {
+        return;
+    }
+    let running = step.start(&["-q", "--pids-max", "5"]);
+    let name = format!("{}-{}", program(step), running.pid());
+    let (container, limit) = (running.container, limit_dir(running.container));
+    let v2 = hierarchy("cgroup2", None).unwrap();
+    let view = v2.join(cgroup_of(&container.to_string(), None).trim_start_matches('/'));
+    assert!(limit.ends_with(&name) && view.parent().unwrap().ends_with(&name), "{}", limit.display());
+    kill(Pid::from_raw(running.pid() as i32), Signal::SIGKILL).unwrap();
+    running.wait().assert_status(128 + 9);
+    let end = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{container}")).exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = run(&["find", "/sys/fs/cgroup", "-name", &name]);
+    let mut found: Vec<&str> = out.stdout.lines().collect();
+    found.sort();
+    let mut left = vec![limit.to_str().unwrap(), view.parent().unwrap().to_str().unwrap()];
+    left.sort();
+    left.dedup();
+    assert_eq!(found, left, "the cgroups should stay after SIGKILL\n{out:#?}");
+    for dir in left {
+        assert!(unpopulated(Path::new(dir)), "{dir} should be empty: the container died with the step");
+        remove_cgroup(Path::new(dir));
+    }
+    assert_eq!(run(&["find", "/sys/fs/cgroup", "-name", &name]).stdout, "");
+}
+
+/// `tools/soak`, as `hardening::soak` runs it, but inside a cgroup of this check's own, seen
+/// as the top of the hierarchy (a cgroup namespace, and cgroup2 mounted again in a mount
+/// namespace, on a tmpfs: the kernel refuses a filesystem on top of itself, EBUSY): the
+/// cgroups that the soak's SIGKILLed steps leave stay there, and go with it.
+pub fn soak(step: Step, runs: u32) {
+    if !root_or_skip("tools/soak makes throwaway namespaces with unshare") {
+        return;
+    }
+    let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
+    let own = v2.join(cgroup_of("self", None).trim_start_matches('/'));
+    let sandbox = own.join(format!("{}-soak-{}", program(step), std::process::id()));
+    std::fs::create_dir(&sandbox).unwrap();
+    let soak = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/soak");
+    let (sandbox_dir, v2_dir, soak) = (sandbox.display(), v2.display(), soak.display());
+    let script = format!(
+        "echo $$ > {sandbox_dir}/cgroup.procs && exec unshare --cgroup --mount sh -c \
+         'mount -t tmpfs tmpfs {v2_dir} && mount -t cgroup2 cgroup2 {v2_dir} && exec \"$0\" \"$@\"' \
+         {soak} {runs} {}",
+        step.bin
+    );
+    let out = run(&["sh", "-c", &script]);
+    remove_cgroup(&sandbox);
+    out.assert_status(0);
+    let line = out.stdout.lines().find(|l| l.starts_with(&program(step))).expect("no figures");
+    assert!(line.contains(&format!(" runs={runs} failed=0 ")), "{line}");
+    assert!(line.ends_with(" residue=0"), "{line}");
+}
+
+// --- The time namespace -----------------------------------------------------------------------
+
+/// The first number in /proc/uptime: seconds since boot, CLOCK_BOOTTIME.
+fn uptime(text: &str) -> f64 {
+    text.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("uptime? {text}"))
+}
+
+/// Seconds since 1970, CLOCK_REALTIME.
+fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// Inside, /proc/uptime (CLOCK_BOOTTIME) is `offset` seconds ahead of the host's; `date`
+/// (CLOCK_REALTIME) is not: a time namespace has no offset for the wall clock.
+pub fn uptime_shifted(step: Step, args: &[&str], offset: f64) {
+    if !step.may_run() {
+        return;
+    }
+    let mut all = vec!["-q"];
+    all.extend(args);
+    all.extend(["sh", "-c", "cat /proc/uptime; date +%s"]);
+    let before = (uptime(&std::fs::read_to_string("/proc/uptime").unwrap()), now());
+    let out = step.run(&all);
+    let after = (uptime(&std::fs::read_to_string("/proc/uptime").unwrap()), now());
+    out.assert_status(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{out:#?}");
+    let inside = uptime(lines[0]) - offset;
+    assert!(before.0 - 1.0 <= inside && inside <= after.0 + 1.0, "uptime inside, less {offset}: {inside}");
+    let date: f64 = lines[1].parse().unwrap();
+    assert!(before.1 - 2.0 <= date && date <= after.1 + 2.0, "the wall clock moved: {date}\n{out:#?}");
+}
+
+/// From outside: /proc/PID/timens_offsets shows the offsets, for both clocks a time namespace
+/// shifts, and the container's time namespace is not ours.
+pub fn offsets_seen_from_outside(step: Step, offset: i64) {
+    if !step.may_run() {
+        return;
+    }
+    let running = step.start(&["-q"]);
+    let pid = running.container;
+    let offsets = std::fs::read_to_string(format!("/proc/{pid}/timens_offsets")).unwrap();
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/time")).unwrap();
+    let ours = std::fs::read_link("/proc/self/ns/time").unwrap();
+    running.finish().assert_status(0);
+    let rows: Vec<Vec<&str>> = offsets.lines().map(|l| l.split_whitespace().collect()).collect();
+    let offset = offset.to_string();
+    assert_eq!(rows, [["monotonic", &offset, "0"], ["boottime", &offset, "0"]], "{offsets}");
+    assert_ne!(theirs, ours, "the container should have a time namespace of its own");
+}
+
+/// Bad values for `--uptime-offset`: not a number is one line, 125, before anything starts;
+/// an offset that would make a clock negative (or too large) is refused by the kernel with
+/// ERANGE, which the step explains in one line, 125, and the command does not run.
+pub fn uptime_offset_errors(step: Step) {
+    for value in ["abc", "1.5", ""] {
+        let out = before_start(step).run(&["--uptime-offset", value, "true"]);
+        out.assert_status(125);
+        let line = one_error_line(&out);
+        assert!(
+            line.contains(&format!("--uptime-offset takes a whole number of seconds, not '{value}'")),
+            "{line}"
+        );
+        assert!(!out.stderr.contains("started container"), "{out:#?}");
+    }
+    if !step.may_run() {
+        return;
+    }
+    let up = uptime(&std::fs::read_to_string("/proc/uptime").unwrap()) as i64;
+    for value in [-(up + 1000), 9_000_000_000_000_000] {
+        let out = step.run(&["-q", "--uptime-offset", &value.to_string(), "echo", "ran"]);
+        out.assert_status(125);
+        assert_eq!(out.stdout, "", "the command must not run\n{out:#?}");
+        let line = one_error_line(&out);
+        assert!(line.contains("timens_offsets failed: ERANGE"), "{line}");
+        assert!(line.contains("negative") && line.contains("/proc/uptime"), "should explain ERANGE: {line}");
+    }
+}
