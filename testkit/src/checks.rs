@@ -1,7 +1,8 @@
 //! The checks the steps' tests run. Each step's `tests/` calls the ones its lesson has reached,
 //! so a later step still proves what every earlier step established.
 
-use crate::{namespaces, root_or_skip, run, sh, Out, Step};
+use crate::wording as says;
+use crate::{namespaces, root_or_skip, run, run_with_env, sh, Out, Step};
 use std::path::Path;
 
 /// The one line of stderr that is not narration; fails unless there is exactly one.
@@ -57,17 +58,13 @@ pub fn narrates_on_stderr(step: Step, flags: &str) {
     let out = step.run(&["true"]);
     out.assert_status(0);
     assert_eq!(out.stdout, "");
-    let expected = "parent: started container PID ";
-    assert!(out.stderr.contains(expected), "{out:#?}");
+    assert!(out.stderr.contains(says::STARTED_CONTAINER), "{out:#?}");
     assert!(
-        out.stderr.contains(&format!(" with {flags}\n")),
+        out.stderr.contains(&says::with_flags(flags)),
         "flags should be spelled {flags}\n{out:#?}"
     );
-    assert!(out.stderr.contains("child: running as PID "), "{out:#?}");
-    assert!(
-        out.stderr.contains("parent: container exited with status 0"),
-        "{out:#?}"
-    );
+    assert!(out.stderr.contains(says::CHILD_RUNNING), "{out:#?}");
+    assert!(out.stderr.contains(&says::exited_with(0)), "{out:#?}");
     let quiet = step.run(&["--quiet", "true"]);
     assert_eq!(quiet.stderr, "", "--quiet should silence the narration");
 }
@@ -76,9 +73,8 @@ pub fn narrates_on_stderr(step: Step, flags: &str) {
 pub fn help(step: Step, name: &str) {
     let out = step.run(&["--help"]);
     out.assert_status(0);
-    let usage = format!("Usage: {name} [OPTIONS] [--] [COMMAND [ARG...]]\n");
-    assert!(out.stdout.starts_with(&usage), "{out:#?}");
-    assert!(out.stdout.contains("\nNeeds: "), "{out:#?}");
+    assert!(out.stdout.starts_with(&says::usage(name)), "{out:#?}");
+    assert!(out.stdout.contains(says::NEEDS), "{out:#?}");
 }
 
 /// An unknown option: one line, status 125, and no container.
@@ -86,8 +82,8 @@ pub fn unknown_option(step: Step) {
     let out = step.run(&["--no-such-option", "true"]);
     out.assert_status(125);
     let line = one_error_line(&out);
-    assert!(line.contains("unknown option '--no-such-option'"), "{line}");
-    assert!(!out.stderr.contains("started container"), "{out:#?}");
+    assert!(line.contains(&says::unknown_option("--no-such-option")), "{line}");
+    assert!(!out.stderr.contains(says::STARTED_CONTAINER), "{out:#?}");
 }
 
 /// 127 for a command that is not found (and for an empty one), 126 for one that cannot run.
@@ -99,29 +95,27 @@ pub fn exit_statuses(step: Step) {
     out.assert_status(127);
     let line = one_error_line(&out);
     assert!(
-        line.contains("no-such-command-anywhere: command not found"),
+        line.contains(&says::command_not_found("no-such-command-anywhere")),
         "{line}"
     );
 
     let out = step.run(&[""]);
     out.assert_status(127);
-    assert!(one_error_line(&out).contains("the command is empty"), "{out:#?}");
+    assert!(one_error_line(&out).contains(says::EMPTY_COMMAND), "{out:#?}");
 
     let out = step.run(&["/"]);
     out.assert_status(126);
-    assert!(one_error_line(&out).contains("/: cannot execute"), "{out:#?}");
+    assert!(
+        one_error_line(&out).contains(&says::cannot_execute("/")),
+        "{out:#?}"
+    );
 
     let plain = crate::shared_tmp().join("not-executable");
-    std::fs::write(
-        &plain,
-        "echo should not run
-",
-    )
-    .unwrap();
+    std::fs::write(&plain, "echo should not run\n").unwrap();
     let out = step.run(&[plain.to_str().unwrap()]);
     out.assert_status(126);
     assert!(
-        one_error_line(&out).contains("/not-executable: cannot execute"),
+        one_error_line(&out).contains(&says::cannot_execute(plain.to_str().unwrap())),
         "{out:#?}"
     );
 }
@@ -139,7 +133,7 @@ pub fn signal_status(step: Step) {
     .unwrap();
     let out = running.wait();
     out.assert_status(128 + 9);
-    assert!(out.stderr.contains("container was killed by SIGKILL"), "{out:#?}");
+    assert!(out.stderr.contains(&says::killed_by("SIGKILL")), "{out:#?}");
 }
 
 /// From outside: the container's `/proc/PID/ns/*` differ from ours for exactly `isolated`.
@@ -192,15 +186,13 @@ pub fn refuses_without_root(step: Step, name: &str) {
     let out = run_as_nobody(step, &["true"]);
     out.assert_status(125);
     let line = one_error_line(&out);
-    assert!(line.starts_with(&format!("{name}: error: ")), "{line}");
+    assert!(line.starts_with(&says::error_prefix(name)), "{line}");
+    let [capability, how, step06] = says::WITHOUT_ROOT;
+    assert!(line.contains(capability), "should name the capability: {line}");
+    assert!(line.contains(how), "should say how to run it: {line}");
+    assert!(line.contains(step06), "should point to step06: {line}");
     assert!(
-        line.contains("CAP_SYS_ADMIN"),
-        "should name the capability: {line}"
-    );
-    assert!(line.contains("sudo "), "should say how to run it: {line}");
-    assert!(line.contains("step06-user"), "should point to step06: {line}");
-    assert!(
-        !out.stderr.contains("started container"),
+        !out.stderr.contains(says::STARTED_CONTAINER),
         "must fail before clone\n{out:#?}"
     );
 }
@@ -221,7 +213,7 @@ pub fn runs_as_nobody(step: Step) {
     let out = run_as_nobody_with_path(step, "/root:/usr/bin:/bin", &["no-such-command"]);
     out.assert_status(127);
     assert!(
-        one_error_line(&out).contains("no-such-command: command not found"),
+        one_error_line(&out).contains(&says::command_not_found("no-such-command")),
         "{out:#?}"
     );
 }
@@ -277,9 +269,10 @@ pub fn nsenter_sees_hostname(step: Step) {
 /// Make a message queue with `ipcmk -Q` in a throwaway IPC namespace, then run the step there
 /// with `ipcs -q`. Returns how many queues the outside saw, and the step's output.
 fn ipc_queue_then(step: Step) -> (usize, Out) {
-    let mut argv: Vec<String> = ["unshare", "--ipc", "sh", "-c"].map(String::from).to_vec();
-    argv.push("ipcmk -Q >/dev/null && ipcs -q | grep -c '^0x' >&2 && exec \"$@\"".into());
-    argv.push("sh".into());
+    let script = include_str!("../scripts/ipc-queue-then.sh");
+    let mut argv: Vec<String> = ["unshare", "--ipc", "sh", "-c", script, "sh"]
+        .map(String::from)
+        .to_vec();
     argv.extend(step.argv(&["-q", "ipcs", "-q"]));
     let out = run(&argv);
     out.assert_status(0);
@@ -392,11 +385,7 @@ pub fn mounts_do_not_leak(step: Step, with_rootfs: bool) {
     if !root_or_skip("unshare --mount needs root") {
         return;
     }
-    let script = "before=$(wc -l < /proc/self/mountinfo)
-                  \"$@\" >/dev/null || exit 99
-                  after=$(wc -l < /proc/self/mountinfo)
-                  echo \"mounts $before $after\"
-                  test -d /proc/$$ && echo proc-is-ours";
+    let script = include_str!("../scripts/mounts-unchanged.sh");
     let mut argv: Vec<String> = [
         "unshare",
         "--mount",
@@ -436,14 +425,7 @@ pub fn rootfs_becomes_root(step: Step) {
     let rootfs = crate::rootfs();
     let marker = rootfs.join("etc/rootfs-marker");
     std::fs::write(&marker, "inside the rootfs\n").unwrap();
-    let script = "cat /etc/rootfs-marker
-                  test -e /etc/os-release && echo host-files-visible
-                  hostname
-                  ls /dev | tr '\\n' ' '; echo
-                  test -c /dev/null && echo dev-null-is-a-device
-                  touch /tmp/x && echo tmp-writable
-                  cut -d' ' -f5 /proc/self/mountinfo | grep -v '^/sys/' | sort | tr '\\n' ' '; echo
-                  exec ps -e -o pid=,comm=";
+    let script = include_str!("../scripts/rootfs-inside.sh");
     let out = step.run(&["-q", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]);
     out.assert_status(0);
     let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
@@ -478,20 +460,20 @@ pub fn rootfs_errors(step: Step) {
     let empty = dir.join("empty-rootfs");
     std::fs::create_dir_all(&empty).unwrap();
     let missing = dir.join("missing");
-    for (path, says) in [
-        (&missing, "not a directory"),
-        (&file, "not a directory"),
-        (&empty, "no bin/sh"),
+    for (path, error) in [
+        (&missing, says::NOT_A_DIRECTORY),
+        (&file, says::NOT_A_DIRECTORY),
+        (&empty, says::NO_BIN_SH),
     ] {
         let out = step.run(&["--rootfs", path.to_str().unwrap(), "true"]);
         out.assert_status(125);
         let line = one_error_line(&out);
         assert!(
-            line.contains(says) && line.contains(&path.display().to_string()),
+            line.contains(error) && line.contains(&path.display().to_string()),
             "{line}"
         );
         assert!(
-            !out.stderr.contains("started container"),
+            !out.stderr.contains(says::STARTED_CONTAINER),
             "must fail before clone\n{out:#?}"
         );
     }
@@ -540,7 +522,7 @@ pub fn all_capabilities_inside(step: Step) {
     }
     let out = step.run(&["true"]);
     out.assert_status(0);
-    assert!(out.stderr.contains("child: uid 0, gid 0, all "), "{out:#?}");
+    assert!(out.stderr.contains(says::ALL_CAPABILITIES), "{out:#?}");
     let theirs = step.run(&["-q", "grep", "^CapEff", "/proc/self/status"]);
     let inside = u64::from_str_radix(theirs.stdout.split_whitespace().nth(1).unwrap(), 16).unwrap();
     let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
@@ -627,15 +609,10 @@ pub fn user_namespaces_disabled(step: Step) {
     let out = run(&argv);
     out.assert_status(125);
     let line = one_error_line(&out);
-    assert!(line.contains("ENOSPC"), "{line}");
-    assert!(
-        line.contains("user.max_user_namespaces is 0"),
-        "should name the setting: {line}"
-    );
-    assert!(
-        line.contains("sysctl -w user.max_user_namespaces="),
-        "should say how to fix it: {line}"
-    );
+    let [errno, setting, fix] = says::USER_NAMESPACES_DISABLED;
+    assert!(line.contains(errno), "{line}");
+    assert!(line.contains(setting), "should name the setting: {line}");
+    assert!(line.contains(fix), "should say how to fix it: {line}");
     assert_eq!(
         std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap(),
         before
@@ -646,21 +623,14 @@ pub fn user_namespaces_disabled(step: Step) {
 // Every check runs the step inside a throwaway network namespace (`unshare --net`, in the Step's
 // `wrap`, or here), so the bridge and veths it makes never touch the machine's own network.
 
-/// Run `script` with `sh -c` inside a throwaway network namespace; `$STEP` is the step's argv.
-fn in_throwaway_netns(step: Step, script: &str) -> Out {
-    let argv = step.argv(&[]);
-    let inner: Vec<&str> = argv
-        .iter()
-        .map(String::as_str)
-        .skip_while(|a| *a == "unshare" || *a == "--net")
-        .collect();
-    let step_cmd = inner
-        .iter()
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let script = format!("STEP=\"{step_cmd}\"\n{script}");
-    run(&["unshare", "--net", "sh", "-c", &script])
+/// Run `script` with `sh -c` inside a throwaway network namespace, with `env` set; `"$@"` is the
+/// step (without its own wrap: the namespace is this one).
+fn in_throwaway_netns(step: Step, script: &str, env: &[(&str, &str)]) -> Out {
+    let mut argv: Vec<String> = ["unshare", "--net", "sh", "-c", script, "sh"]
+        .map(String::from)
+        .to_vec();
+    argv.extend(Step { wrap: &[], ..step }.argv(&[]));
+    run_with_env(&argv, env)
 }
 
 /// Inside: exactly `lo` and `eth0` are up; eth0 has an address in the bridge's subnet, and the
@@ -669,10 +639,7 @@ pub fn network_inside(step: Step) {
     if !step.may_run() {
         return;
     }
-    let script = "ip -o link show up | cut -d: -f2 | cut -d@ -f1 | tr -d ' ' | tr '\\n' ' '; echo
-                  ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4
-                  ip route show default
-                  ping -c1 -W2 192.168.10.1 >/dev/null && echo reached-bridge";
+    let script = include_str!("../scripts/network-inside.sh");
     let out = step.run(&["-q", "sh", "-c", script]);
     out.assert_status(0);
     let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
@@ -700,15 +667,7 @@ pub fn network_narrated(step: Step) {
     }
     let out = step.run(&["true"]);
     out.assert_status(0);
-    for expected in [
-        "child: network before setup: lo (down)",
-        "parent: ip link add lxcbr0 type bridge",
-        "parent: ip addr add 192.168.10.1/24 dev lxcbr0",
-        "type veth peer name eth0 netns ",
-        "child: ip link set lo up",
-        "child: ip route add default via 192.168.10.1",
-        "child: network after setup: lo (up), eth0 (up)",
-    ] {
+    for expected in says::NETWORK {
         assert!(
             out.stderr.contains(expected),
             "narration should include '{expected}'\n{out:#?}"
@@ -735,26 +694,12 @@ pub fn network_options(step: Step) {
     ]);
     out.assert_status(0);
     assert_eq!(out.stdout, "10.99.3.7/16\ndefault via 10.99.0.1\n", "{out:#?}");
-    for (args, says) in [
-        (
-            ["--subnet", "10.0.0.0"],
-            "--subnet 10.0.0.0: expected an IPv4 subnet",
-        ),
-        (
-            ["--ip", "192.168.11.5"],
-            "--ip 192.168.11.5: not a free host address",
-        ),
-        (
-            ["--ip", "192.168.10.1"],
-            "--ip 192.168.10.1: not a free host address",
-        ),
-        (["--bridge", "a-name-far-too-long"], "not an interface name"),
-    ] {
+    for (args, error) in says::BAD_NETWORK_OPTIONS {
         let out = step.run(&[args[0], args[1], "true"]);
         out.assert_status(125);
         let line = one_error_line(&out);
-        assert!(line.contains(says), "{line}");
-        assert!(!out.stderr.contains("started container"), "{out:#?}");
+        assert!(line.contains(error), "{line}");
+        assert!(!out.stderr.contains(says::STARTED_CONTAINER), "{out:#?}");
     }
 }
 
@@ -766,30 +711,10 @@ pub fn two_containers_reach_each_other(step: Step) {
     }
     let dir = crate::shared_tmp().join(format!("two-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let d = dir.display();
-    // Each loop is bounded: at most 200 waits of 50 ms.
-    let a = format!(
-        "ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4 | cut -d/ -f1 > {d}/a.tmp && mv {d}/a.tmp {d}/a
-         i=0; while [ ! -e {d}/done ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done"
-    );
-    let b = format!(
-        "i=0; while [ ! -e {d}/a ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-         a=$(cat {d}/a); echo \"a $a\"
-         echo \"b $(ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4 | cut -d/ -f1)\"
-         ping -c1 -W2 \"$a\" >/dev/null && echo b-reached-a
-         touch {d}/done"
-    );
-    std::fs::write(dir.join("a.sh"), a).unwrap();
-    std::fs::write(dir.join("b.sh"), b).unwrap();
-    let script = format!(
-        "eval \"$STEP -q sh {d}/a.sh\" &
-         eval \"$STEP -q sh {d}/b.sh\"
-         wait
-         i=0; while ip -o link | grep -q 'lxcbr0-' && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-         ip -o link | grep -c 'lxcbr0-' || true
-         ip -o link show lxcbr0 >/dev/null && echo bridge-kept"
-    );
-    let out = in_throwaway_netns(step, &script);
+    std::fs::write(dir.join("a.sh"), include_str!("../scripts/two-containers-a.sh")).unwrap();
+    std::fs::write(dir.join("b.sh"), include_str!("../scripts/two-containers-b.sh")).unwrap();
+    let script = include_str!("../scripts/two-containers.sh");
+    let out = in_throwaway_netns(step, script, &[("DIR", dir.to_str().unwrap())]);
     let _ = std::fs::remove_dir_all(&dir);
     out.assert_status(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -814,12 +739,8 @@ pub fn five_at_once(step: Step) {
     if !root_or_skip("a throwaway network namespace needs root") {
         return;
     }
-    let script = "for i in 1 2 3 4 5; do
-                      eval \"$STEP -q sh -c 'sleep 0.3; ping -c1 -W2 192.168.10.1 >/dev/null && \
-                            ip -4 -o addr show dev eth0 | tr -s \\\" \\\" | cut -d\\\" \\\" -f4'\" &
-                  done
-                  wait";
-    let out = in_throwaway_netns(step, script);
+    let script = include_str!("../scripts/five-at-once.sh");
+    let out = in_throwaway_netns(step, script, &[]);
     out.assert_status(0);
     let mut addresses: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(addresses.len(), 5, "all five should reach the bridge\n{out:#?}");
@@ -848,14 +769,11 @@ pub fn lo_only_without_root(step: Step) {
     let why: Vec<&str> = out
         .stderr
         .lines()
-        .filter(|l| l.contains("no network link"))
+        .filter(|l| l.contains(says::NO_NETWORK_LINK))
         .collect();
     assert_eq!(why.len(), 1, "{out:#?}");
-    assert!(
-        why[0].contains("CAP_NET_ADMIN") && why[0].contains("sudo"),
-        "{}",
-        why[0]
-    );
+    let [capability, how] = says::NO_NETWORK_LINK_WHY;
+    assert!(why[0].contains(capability) && why[0].contains(how), "{}", why[0]);
 }
 
 /// Without `ip` in PATH: one line naming it, status 125, and no interface left behind.
@@ -865,17 +783,14 @@ pub fn ip_missing(step: Step) {
     }
     let empty = crate::shared_tmp().join("empty-path");
     std::fs::create_dir_all(&empty).unwrap();
-    let script = format!(
-        "(PATH={}; eval \"$STEP true\"); echo status $?; ip -o link | grep -vc ': lo:' || true",
-        empty.display()
-    );
-    let out = in_throwaway_netns(step, &script);
+    let script = include_str!("../scripts/ip-missing.sh");
+    let out = in_throwaway_netns(step, script, &[("EMPTY_DIR", empty.to_str().unwrap())]);
     out.assert_status(0);
     assert_eq!(out.stdout, "status 125\n0\n", "{out:#?}");
     let line = one_error_line(&out);
     assert!(
-        line.contains("`ip link add lxcbr0 type bridge`") || line.contains("`ip -batch -`"),
+        says::IP_COMMANDS.iter().any(|command| line.contains(command)),
         "{line}"
     );
-    assert!(line.contains("ip is not installed"), "{line}");
+    assert!(line.contains(says::IP_NOT_INSTALLED), "{line}");
 }

@@ -6,6 +6,7 @@
 //! no check asserts how long anything took.
 
 use crate::checks::one_error_line;
+use crate::wording as says;
 use crate::{children, root_or_skip, run, Out, Running, Step};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -88,11 +89,7 @@ pub fn forwards_each_signal(step: Step) {
     if !step.may_run() {
         return;
     }
-    // sh runs a trap between two commands, so the loop's short sleeps let it run soon; the
-    // sleeps run in the foreground, so none is left behind.
-    let script = "for s in INT HUP QUIT TERM; do trap \"echo got $s; exit 42\" $s; done
-                  echo ready
-                  while :; do sleep 0.1; done";
+    let script = include_str!("../scripts/trap-each-signal.sh");
     for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGTERM] {
         let running = start(step, &[], script);
         signal(running.pid(), sig);
@@ -100,11 +97,7 @@ pub fn forwards_each_signal(step: Step) {
         out.assert_status(42);
         let name = sig.as_str().trim_start_matches("SIG");
         assert_eq!(out.stdout, format!("got {name}\n"), "{out:#?}");
-        assert!(
-            out.stderr
-                .contains(&format!("parent: got {sig}; forwarding it to the container")),
-            "{out:#?}"
-        );
+        assert!(out.stderr.contains(&says::forwarding(sig)), "{out:#?}");
     }
 }
 
@@ -117,8 +110,8 @@ pub fn sigterm_ends_command(step: Step) {
     signal(running.pid(), Signal::SIGTERM);
     let out = wait_or_kill(running);
     out.assert_status(128 + 15);
-    assert!(out.stderr.contains("container was killed by SIGTERM"), "{out:#?}");
-    assert!(!out.stderr.contains("sending SIGKILL"), "{out:#?}");
+    assert!(out.stderr.contains(&says::killed_by("SIGTERM")), "{out:#?}");
+    assert!(!out.stderr.contains(says::SENDING_SIGKILL), "{out:#?}");
 }
 
 /// Step 04 on: `sleep` as PID 1 has no handler, so the kernel drops SIGTERM; after
@@ -131,17 +124,9 @@ pub fn pid1_ignores_sigterm_so_sigkill(step: Step) {
     signal(running.pid(), Signal::SIGTERM);
     let out = wait_or_kill(running);
     out.assert_status(128 + 9);
-    assert!(
-        out.stderr
-            .contains("parent: got SIGTERM; forwarding it to the container"),
-        "{out:#?}"
-    );
-    assert!(
-        out.stderr
-            .contains("container still running 500ms after the signal; sending SIGKILL"),
-        "{out:#?}"
-    );
-    assert!(out.stderr.contains("container was killed by SIGKILL"), "{out:#?}");
+    assert!(out.stderr.contains(&says::forwarding("SIGTERM")), "{out:#?}");
+    assert!(out.stderr.contains(&says::still_running_after(500)), "{out:#?}");
+    assert!(out.stderr.contains(&says::killed_by("SIGKILL")), "{out:#?}");
 }
 
 /// Step 04 on, with `--init`: the command is PID 2, so SIGTERM ends it at once, and the step
@@ -155,11 +140,10 @@ pub fn init_forwards_sigterm(step: Step) {
     let out = wait_or_kill(running);
     out.assert_status(128 + 15);
     assert!(
-        out.stderr
-            .contains("init: got SIGTERM; forwarding it to sh (PID 2)"),
+        out.stderr.contains(&says::init_forwarding("SIGTERM", "sh", 2)),
         "{out:#?}"
     );
-    assert!(!out.stderr.contains("sending SIGKILL"), "{out:#?}");
+    assert!(!out.stderr.contains(says::SENDING_SIGKILL), "{out:#?}");
 }
 
 // --- Parent death ---------------------------------------------------------------------------
@@ -338,7 +322,7 @@ pub fn init_exit_statuses(step: Step) {
     let out = step.run(&["--init", "no-such-command-anywhere"]);
     out.assert_status(127);
     assert!(
-        one_error_line(&out).contains("no-such-command-anywhere: command not found"),
+        one_error_line(&out).contains(&says::command_not_found("no-such-command-anywhere")),
         "{out:#?}"
     );
     let out = step.run(&["-q", "--init", "sh", "-c", "kill -TERM $$"]);
@@ -349,25 +333,14 @@ pub fn init_exit_statuses(step: Step) {
 
 /// Bad option values: one line naming the option, 125, and nothing started.
 pub fn bad_option_values(step: Step) {
-    for (args, says) in [
-        (
-            &["--stop-timeout", "soon", "true"][..],
-            "--stop-timeout takes a number of seconds",
-        ),
-        (
-            &["--stop-timeout", "-1", "true"][..],
-            "--stop-timeout takes a number of seconds",
-        ),
-        (&["--stop-timeout"][..], "'--stop-timeout' needs a value"),
-        (&["--quiet=yes", "true"][..], "'--quiet' takes no value"),
-    ] {
+    for (args, error) in says::BAD_OPTION_VALUES {
         let out = step.run(args);
         out.assert_status(125);
         let line = one_error_line(&out);
-        assert!(line.contains(says), "{args:?}: {line}");
-        assert!(line.contains("--help"), "should point to --help: {line}");
+        assert!(line.contains(error), "{args:?}: {line}");
+        assert!(line.contains(says::SEE_HELP), "should point to --help: {line}");
         assert_eq!(out.stdout, "");
-        assert!(!out.stderr.contains("started container"), "{out:#?}");
+        assert!(!out.stderr.contains(says::STARTED_CONTAINER), "{out:#?}");
     }
 }
 
@@ -399,8 +372,7 @@ pub fn without_proc_says_so(step: Step) {
     if !step.may_run() || !root_or_skip("unshare --mount needs root") {
         return;
     }
-    let script = "umount -l /proc && \"$@\"; echo \"status $?\"; mount -t proc proc /proc && \
-                  ps -e -o stat= | grep -c Z || true";
+    let script = include_str!("../scripts/without-proc.sh");
     let mut argv: Vec<String> = ["unshare", "--mount", "--pid", "--fork", "sh", "-c", script, "sh"]
         .map(String::from)
         .to_vec();
@@ -409,10 +381,8 @@ pub fn without_proc_says_so(step: Step) {
     out.assert_status(0);
     assert_eq!(out.stdout, "status 125\n0\n", "125, and no zombie left\n{out:#?}");
     let line = one_error_line(&out);
-    assert!(
-        line.contains("/proc is not mounted") && line.contains("mount -t proc proc /proc"),
-        "{line}"
-    );
+    let [missing, fix] = says::NO_PROC;
+    assert!(line.contains(missing) && line.contains(fix), "{line}");
 }
 
 // --- Concurrency ----------------------------------------------------------------------------

@@ -5,10 +5,12 @@
 //! from inside, and `/proc/PID/ns/*`, `nsenter` and the host's state from outside.
 //!
 //! [`checks`] holds the checks themselves, so that a later step's tests can run every check
-//! an earlier step established with one line each.
+//! an earlier step established with one line each; [`wording`], what the steps say, which the
+//! checks look for. Their longer shell scripts are in `testkit/scripts/`.
 
 pub mod checks;
 pub mod hardening;
+pub mod wording;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -87,8 +89,7 @@ impl Step {
     /// Like [`Step::start`], with fds 0, 1 and 2 only, whatever this test process inherited:
     /// a bash closes the rest, then execs the step.
     pub fn start_with_standard_fds_only(&self, args: &[&str]) -> Running {
-        let close_the_rest =
-            "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done; exec \"$@\"";
+        let close_the_rest = include_str!("../scripts/close-fds-then-exec.sh");
         let mut argv: Vec<String> = ["bash", "-c", close_the_rest, "bash"].map(String::from).to_vec();
         argv.extend(self.argv(args));
         argv.extend(WAIT_FOR_STDIN.map(String::from));
@@ -141,9 +142,15 @@ fn status_of(status: std::process::ExitStatus) -> i32 {
 
 /// Run `argv` with empty stdin and collect what it printed.
 pub fn run(argv: &[impl AsRef<str>]) -> Out {
+    run_with_env(argv, &[])
+}
+
+/// Like [`run`], with these variables added to the environment.
+pub fn run_with_env(argv: &[impl AsRef<str>], env: &[(&str, &str)]) -> Out {
     let argv: Vec<&str> = argv.iter().map(AsRef::as_ref).collect();
     let out = Command::new(argv[0])
         .args(&argv[1..])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("could not start {argv:?}: {e}"));
