@@ -7,9 +7,12 @@
 //! [`checks`] holds the checks themselves, so that a later step's tests can run every check
 //! an earlier step established with one line each; [`wording`], what the steps say, which the
 //! checks look for. Their longer shell scripts are in `testkit/scripts/`.
+//!
+//! [`replay`] replays an attack by another user on what root runs, in a private /tmp, as a test.
 
 pub mod checks;
 pub mod hardening;
+pub mod replay;
 pub mod wording;
 
 use std::collections::BTreeMap;
