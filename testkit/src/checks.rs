@@ -110,7 +110,8 @@ pub fn exit_statuses(step: Step) {
         "{out:#?}"
     );
 
-    let plain = crate::shared_tmp().join("not-executable");
+    // A file the step may read but not execute: in a directory that nobody may read too.
+    let plain = crate::fresh_dir_for_nobody("exit-statuses").join("not-executable");
     std::fs::write(&plain, "echo should not run\n").unwrap();
     let out = step.run(&[plain.to_str().unwrap()]);
     out.assert_status(126);
@@ -454,11 +455,12 @@ pub fn rootfs_errors(step: Step) {
     if !step.may_run() {
         return;
     }
-    let dir = crate::shared_tmp();
+    // Where a step run as nobody may look, so that it meets each error and not EACCES.
+    let dir = crate::fresh_dir_for_nobody("rootfs-errors");
     let file = dir.join("not-a-dir");
     std::fs::write(&file, "").unwrap();
     let empty = dir.join("empty-rootfs");
-    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::create_dir(&empty).unwrap();
     let missing = dir.join("missing");
     for (path, error) in [
         (&missing, says::NOT_A_DIRECTORY),
@@ -709,8 +711,8 @@ pub fn two_containers_reach_each_other(step: Step) {
     if !root_or_skip("a throwaway network namespace needs root") {
         return;
     }
-    let dir = crate::shared_tmp().join(format!("two-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // The two containers meet in a directory of ours; root inside them is root outside too.
+    let dir = crate::fresh_dir("two-containers");
     std::fs::write(dir.join("a.sh"), include_str!("../scripts/two-containers-a.sh")).unwrap();
     std::fs::write(dir.join("b.sh"), include_str!("../scripts/two-containers-b.sh")).unwrap();
     let script = include_str!("../scripts/two-containers.sh");
@@ -781,8 +783,8 @@ pub fn ip_missing(step: Step) {
     if !root_or_skip("a throwaway network namespace needs root") {
         return;
     }
-    let empty = crate::shared_tmp().join("empty-path");
-    std::fs::create_dir_all(&empty).unwrap();
+    // A directory of ours that only we may write to, so nothing can appear in it.
+    let empty = crate::fresh_dir("empty-path");
     let script = include_str!("../scripts/ip-missing.sh");
     let out = in_throwaway_netns(step, script, &[("EMPTY_DIR", empty.to_str().unwrap())]);
     out.assert_status(0);

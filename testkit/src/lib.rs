@@ -8,19 +8,24 @@
 //! an earlier step established with one line each; [`wording`], what the steps say, which the
 //! checks look for. Their longer shell scripts are in `testkit/scripts/`.
 //!
-//! [`replay`] replays an attack by another user on what root runs, in a private /tmp, as a test.
+//! The tests run as root on shared machines: their files are in directories made new for them
+//! ([`tmp`]), which no other user can have made first. [`replay`] replays attacks on that, as
+//! tests.
 
 pub mod checks;
 pub mod hardening;
 pub mod replay;
+pub mod tmp;
 pub mod wording;
+
+pub use tmp::{fresh_dir, fresh_dir_for_nobody};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// How to run one step's binary in a test.
 #[derive(Clone, Copy)]
@@ -306,7 +311,8 @@ pub fn root_or_skip(why: &str) -> bool {
 }
 
 /// A path to `bin` that nobody (uid 65534) can execute: the binary itself if every directory
-/// above it is searchable by others, or else a copy under /tmp.
+/// above it is searchable by others, or else a copy in a directory of the test's that nobody
+/// may read ([`fresh_dir_for_nobody`]).
 pub fn reachable_by_nobody(bin: &str) -> PathBuf {
     let path = Path::new(bin);
     let open = path.ancestors().skip(1).all(|dir| {
@@ -317,52 +323,25 @@ pub fn reachable_by_nobody(bin: &str) -> PathBuf {
     if open {
         return path.to_path_buf();
     }
-    let dir = shared_tmp();
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    static COPYING: Mutex<()> = Mutex::new(());
+    let dir = DIR.get_or_init(|| fresh_dir_for_nobody("bin"));
     let copy = dir.join(path.file_name().unwrap());
+    // Tests run in threads: one copies, the others wait for it.
+    let _one_at_a_time = COPYING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if !copy.exists() {
-        let tmp = dir.join(format!(
-            ".{}.{}",
-            path.file_name().unwrap().to_string_lossy(),
-            std::process::id()
-        ));
-        std::fs::copy(path, &tmp).unwrap();
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::rename(&tmp, &copy).unwrap();
+        std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("copying {bin}: {e}"));
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     copy
-}
-
-/// A directory under /tmp for this test process, readable by everyone. Directories that
-/// earlier test processes left there are removed once those processes are gone.
-pub fn shared_tmp() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let top = PathBuf::from(format!("/tmp/namespaces-tests-{}", nix::unistd::geteuid()));
-        let top = top.as_path();
-        std::fs::create_dir_all(top).unwrap();
-        let _ = std::fs::set_permissions(top, std::fs::Permissions::from_mode(0o755));
-        for entry in std::fs::read_dir(top).unwrap().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let alive = name
-                .parse::<u32>()
-                .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
-            if !alive {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-        let dir = top.join(std::process::id().to_string());
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        dir
-    })
-    .clone()
 }
 
 /// A root filesystem built by `tools/mkrootfs`, once per test process, readable by everyone.
 pub fn rootfs() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = shared_tmp().join("rootfs");
+        // A new, empty directory of ours: mkrootfs refuses any other, and opens it to others.
+        let dir = fresh_dir("rootfs");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/mkrootfs");
         let out = run(&[script.to_str().unwrap(), dir.to_str().unwrap()]);
         assert_eq!(out.status, 0, "tools/mkrootfs failed: {out:#?}");
