@@ -166,19 +166,18 @@ pub fn namespaces_differ(step: Step, isolated: &[&str]) {
 
 // --- Privileges -------------------------------------------------------------------------------
 
-/// Run as nobody (or as ourselves, if we are not root).
+/// Run as nobody (or as ourselves, if we are not root), with the system's PATH.
 fn run_as_nobody(step: Step, args: &[&str]) -> Out {
-    run_as_nobody_with_path(step, &std::env::var("PATH").unwrap_or_default(), args)
+    run_as_nobody_with_path(step, crate::SYSTEM_PATH, args)
 }
 
 fn run_as_nobody_with_path(step: Step, path: &str, args: &[&str]) -> Out {
-    let nobody = Step {
-        wrap: &[],
-        as_nobody: true,
-        ..step
+    let mut argv: Vec<String> = match crate::is_root() {
+        true => crate::nobody_with_path(path),
+        false => vec!["env".into(), format!("PATH={path}")],
     };
-    let mut argv: Vec<String> = vec!["env".into(), format!("PATH={path}")];
-    argv.extend(nobody.argv(args));
+    argv.push(crate::reachable_by_nobody(step.bin).display().to_string());
+    argv.extend(args.iter().map(|s| s.to_string()));
     run(&argv)
 }
 

@@ -8,9 +8,9 @@
 //! an earlier step established with one line each; [`wording`], what the steps say, which the
 //! checks look for. Their longer shell scripts are in `testkit/scripts/`.
 //!
-//! The tests run as root on shared machines: their files are in directories made new for them
-//! ([`tmp`]), which no other user can have made first. [`replay`] replays attacks on that, as
-//! tests.
+//! The tests run as root on shared machines, so what they leave to other users is kept small:
+//! their files are in directories made new for them ([`tmp`]), and a step run as nobody gets
+//! a minimal environment ([`NOBODY`]). [`replay`] replays attacks on that, as tests.
 
 pub mod checks;
 pub mod hardening;
@@ -115,8 +115,41 @@ impl Step {
 /// A command that prints `ready`, then waits for its stdin to close, for [`Running::start`].
 pub const WAIT_FOR_STDIN: [&str; 3] = ["sh", "-c", "echo ready; read _; exit 0"];
 
-/// `setpriv` arguments that drop to nobody, with no supplementary groups.
-pub const NOBODY: [&str; 4] = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+// A macro rather than a const, so that NOBODY below can be spelled with concat!.
+macro_rules! system_path {
+    () => {
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    };
+}
+/// The PATH a process started as nobody gets: the system's directories, nothing of root's.
+pub const SYSTEM_PATH: &str = system_path!();
+
+/// The argv prefix that runs a command as nobody (uid and gid 65534, no supplementary groups)
+/// with a minimal environment. `env -i` first: root's environment (its HOME, tokens, proxies,
+/// whatever the shell that ran the tests had) must not pass to a process that nobody owns,
+/// which could read it in /proc/PID/environ.
+pub const NOBODY: [&str; 9] = [
+    "env",
+    "-i",
+    concat!("PATH=", system_path!()),
+    "HOME=/",
+    "LANG=C",
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+];
+
+/// [`NOBODY`], with another PATH.
+pub fn nobody_with_path(path: &str) -> Vec<String> {
+    NOBODY
+        .iter()
+        .map(|arg| match arg.starts_with("PATH=") {
+            true => format!("PATH={path}"),
+            false => arg.to_string(),
+        })
+        .collect()
+}
 
 /// What a finished process printed, and how it ended.
 #[derive(Debug)]

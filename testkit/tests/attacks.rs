@@ -162,6 +162,30 @@ fn inner_makes_test_files_then_is_interrupted() {
     }
 }
 
+/// A step run as nobody gets PATH, HOME=/ and LANG=C, and nothing of the environment the tests
+/// run in, which nobody could read in /proc/PID/environ.
+#[test]
+fn nobody_gets_a_minimal_environment() {
+    if !testkit::root_or_skip("only root can start a process as nobody") {
+        return;
+    }
+    let through_step = Step::nobody("/usr/bin/env").argv(&[]);
+    let mut through_prefix: Vec<String> = testkit::NOBODY.iter().map(|s| s.to_string()).collect();
+    through_prefix.push("env".into());
+    for argv in [through_step, through_prefix] {
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .env("TESTKIT_ROOT_SECRET", "only root may read this")
+            .output()
+            .unwrap();
+        let env = String::from_utf8_lossy(&out.stdout);
+        let mut names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+        names.sort();
+        assert_eq!(names, ["HOME", "LANG", "PATH"], "{argv:?} passed on:\n{env}");
+        assert!(env.contains("HOME=/\n"), "{env}");
+    }
+}
+
 /// The directories `tools/mkrootfs` refuses, as another user could plant them for root: one
 /// of nobody's, an existing tree whose etc/ and tmp/ lead to root's files, and a symlink to an
 /// empty directory of root's. Each is one line and exit status 1, and nothing changes.
