@@ -2,7 +2,7 @@
 //! so a later step still proves what every earlier step established.
 
 use crate::wording as says;
-use crate::{namespaces, root_or_skip, run, run_with_env, sh, Out, Step};
+use crate::{installed_or_skip, namespaces, root_or_skip, run, run_with_env, sh, Out, Step};
 use std::path::Path;
 
 /// The one line of stderr that is not narration; fails unless there is exactly one.
@@ -226,7 +226,7 @@ fn host_hostname() -> String {
 
 /// Inside, the hostname is `container`; outside, it has not changed.
 pub fn hostname_is_container(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["hostname"]) {
         return;
     }
     let before = host_hostname();
@@ -238,7 +238,7 @@ pub fn hostname_is_container(step: Step) {
 
 /// Without a UTS namespace the child sees the host's hostname.
 pub fn hostname_is_hosts(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["hostname"]) {
         return;
     }
     let out = step.run(&["hostname"]);
@@ -251,7 +251,9 @@ pub fn nsenter_sees_hostname(step: Step) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("nsenter into another process's namespace needs root") {
+    if !root_or_skip("nsenter into another process's namespace needs root")
+        || !installed_or_skip(&["nsenter", "hostname"])
+    {
         return;
     }
     let before = host_hostname();
@@ -296,7 +298,7 @@ pub fn ipc_queue_hidden(step: Step) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("unshare --ipc needs root") {
+    if !root_or_skip("unshare --ipc needs root") || !installed_or_skip(&["unshare", "ipcmk", "ipcs"]) {
         return;
     }
     let (outside, out) = ipc_queue_then(step);
@@ -314,7 +316,7 @@ pub fn ipc_queue_shared(step: Step) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("unshare --ipc needs root") {
+    if !root_or_skip("unshare --ipc needs root") || !installed_or_skip(&["unshare", "ipcmk", "ipcs"]) {
         return;
     }
     let (outside, out) = ipc_queue_then(step);
@@ -351,7 +353,7 @@ pub fn command_is_not_pid1(step: Step) {
 
 /// `ps` still lists the host's processes (this test's own among them): /proc is the host's.
 pub fn ps_sees_host_processes(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["ps"]) {
         return;
     }
     let out = step.run(&["ps", "-e", "-o", "pid="]);
@@ -365,7 +367,7 @@ pub fn ps_sees_host_processes(step: Step) {
 
 /// `ps` lists only the container's processes: a fresh /proc for the new PID namespace.
 pub fn ps_sees_only_container(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["ps"]) {
         return;
     }
     let out = step.run(&["ps", "-e", "-o", "pid=,comm="]);
@@ -382,7 +384,7 @@ pub fn mounts_do_not_leak(step: Step, with_rootfs: bool) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("unshare --mount needs root") {
+    if !root_or_skip("unshare --mount needs root") || !installed_or_skip(&["unshare"]) {
         return;
     }
     let script = include_str!("../scripts/mounts-unchanged.sh");
@@ -599,6 +601,9 @@ pub fn only_standard_fds(step: Step) {
 /// With user namespaces disabled (user.max_user_namespaces = 0, set inside a throwaway
 /// `unshare --user --map-root-user`), the step says which setting it is and how to fix it: 125.
 pub fn user_namespaces_disabled(step: Step) {
+    if !installed_or_skip(&["unshare"]) {
+        return;
+    }
     let before = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
     let mut argv: Vec<String> = ["unshare", "--user", "--map-root-user", "sh", "-c"]
         .map(String::from)
@@ -637,7 +642,7 @@ fn in_throwaway_netns(step: Step, script: &str, env: &[(&str, &str)]) -> Out {
 /// Inside: exactly `lo` and `eth0` are up; eth0 has an address in the bridge's subnet, and the
 /// default route goes through the bridge, which the container reaches.
 pub fn network_inside(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["ip", "ping"]) {
         return;
     }
     let script = include_str!("../scripts/network-inside.sh");
@@ -707,7 +712,7 @@ pub fn network_options(step: Step) {
 /// Two containers at once get different addresses and reach each other; once they have
 /// exited, no veth is left (the kernel removes it with the container's network namespace).
 pub fn two_containers_reach_each_other(step: Step) {
-    if !root_or_skip("a throwaway network namespace needs root") {
+    if !root_or_skip("a throwaway network namespace needs root") || !installed_or_skip(&["ip", "ping"]) {
         return;
     }
     // The two containers meet in a directory of ours; root inside them is root outside too.
@@ -737,7 +742,7 @@ pub fn two_containers_reach_each_other(step: Step) {
 
 /// Five containers at once all reach the bridge, each with an address of its own.
 pub fn five_at_once(step: Step) {
-    if !root_or_skip("a throwaway network namespace needs root") {
+    if !root_or_skip("a throwaway network namespace needs root") || !installed_or_skip(&["ip", "ping"]) {
         return;
     }
     let script = include_str!("../scripts/five-at-once.sh");
@@ -753,7 +758,7 @@ pub fn five_at_once(step: Step) {
 /// Run by an ordinary user, the step still runs, with `lo` only (up), says why in one line, and
 /// exits with the command's status.
 pub fn lo_only_without_root(step: Step) {
-    if !root_or_skip("a throwaway network namespace needs root") {
+    if !root_or_skip("a throwaway network namespace needs root") || !installed_or_skip(&["ip", "setpriv"]) {
         return;
     }
     let nobody = Step {
@@ -779,7 +784,7 @@ pub fn lo_only_without_root(step: Step) {
 
 /// Without `ip` in PATH: one line naming it, status 125, and no interface left behind.
 pub fn ip_missing(step: Step) {
-    if !root_or_skip("a throwaway network namespace needs root") {
+    if !root_or_skip("a throwaway network namespace needs root") || !installed_or_skip(&["ip"]) {
         return;
     }
     // A directory of ours that only we may write to, so nothing can appear in it.

@@ -7,7 +7,7 @@
 
 use crate::checks::one_error_line;
 use crate::wording as says;
-use crate::{children, root_or_skip, run, Out, Running, Step};
+use crate::{children, installed_or_skip, root_or_skip, run, Out, Running, Step};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::Path;
@@ -207,7 +207,9 @@ pub fn parent_dies_before_pdeathsig(step: Step) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("strace attaches to the step, which needs ptrace rights") {
+    if !root_or_skip("strace attaches to the step, which needs ptrace rights")
+        || !installed_or_skip(&["strace"])
+    {
         return;
     }
     let mut argv: Vec<String> = [
@@ -230,7 +232,7 @@ pub fn parent_dies_before_pdeathsig(step: Step) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("could not start strace: install it (apt-get install strace)");
+        .expect("could not start strace");
     // The step is strace's child (after any wrappers exec'd), and the container the step's child.
     let mut step_pid = 0;
     let mut container = 0;
@@ -346,7 +348,7 @@ pub fn bad_option_values(step: Step) {
 
 /// With no /proc mounted (inside a throwaway `unshare --mount`), the step still runs.
 pub fn works_without_proc(step: Step) {
-    if !step.may_run() || !root_or_skip("unshare --mount needs root") {
+    if !step.may_run() || !root_or_skip("unshare --mount needs root") || !installed_or_skip(&["unshare"]) {
         return;
     }
     let mut argv: Vec<String> = [
@@ -369,7 +371,10 @@ pub fn works_without_proc(step: Step) {
 /// From step06 on, the parent writes the child's ID maps under /proc/PID: with no /proc it
 /// says so in one line, 125, and leaves no process behind.
 pub fn without_proc_says_so(step: Step) {
-    if !step.may_run() || !root_or_skip("unshare --mount needs root") {
+    if !step.may_run()
+        || !root_or_skip("unshare --mount needs root")
+        || !installed_or_skip(&["unshare", "ps"])
+    {
         return;
     }
     let script = include_str!("../scripts/without-proc.sh");
@@ -429,7 +434,8 @@ pub fn ten_at_once(step: Step, args: &[&str]) {
 /// `tools/soak N STEP`: N runs of the step in throwaway namespaces leave nothing behind in the
 /// outer mount table, IPC objects, interfaces or process table, and no zombies.
 pub fn soak(step: Step, runs: u32) {
-    if !root_or_skip("tools/soak makes throwaway namespaces with unshare") {
+    if !root_or_skip("tools/soak makes throwaway namespaces with unshare") || !installed_or_skip(&["unshare"])
+    {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/soak");

@@ -32,7 +32,9 @@ use std::sync::{Mutex, OnceLock};
 pub struct Step {
     /// `env!("CARGO_BIN_EXE_stepNN-x")`.
     pub bin: &'static str,
-    /// Commands to run the step under, e.g. `&["unshare", "--net"]` for step07.
+    /// Commands to run the step under when the tests run as root, e.g. `&["unshare", "--net"]`
+    /// for step07: a throwaway network namespace for the bridge it makes. Only root may make
+    /// one; run by an ordinary user, step07 changes no network, and runs without it.
     pub wrap: &'static [&'static str],
     /// Run the step as `nobody` (when the test runs as root): step06 onwards needs no root.
     pub as_nobody: bool,
@@ -71,14 +73,30 @@ impl Step {
         }
     }
 
-    /// Whether a test of this step may run here; see [`root_or_skip`].
+    /// Whether a test of this step may run here: as root ([`root_or_skip`]), and with the
+    /// programs it is run under installed ([`installed_or_skip`]).
     pub fn may_run(&self) -> bool {
-        !self.needs_root || root_or_skip("this step creates namespaces, which needs CAP_SYS_ADMIN")
+        if self.needs_root && !root_or_skip("this step creates namespaces, which needs CAP_SYS_ADMIN") {
+            return false;
+        }
+        let mut tools: Vec<&str> = self.wrap.iter().take(1).copied().collect();
+        if self.wrap.contains(&"--net") {
+            // A step that needs a throwaway network namespace is one that makes a network
+            // (step07), and it makes its bridge and veth pair with `ip`.
+            tools.push("ip");
+        }
+        if self.as_nobody && is_root() {
+            tools.push("setpriv");
+        }
+        installed_or_skip(&tools)
     }
 
     /// The full argv that runs the step with `args`.
     pub fn argv(&self, args: &[&str]) -> Vec<String> {
-        let mut argv: Vec<String> = self.wrap.iter().map(|s| s.to_string()).collect();
+        let mut argv: Vec<String> = Vec::new();
+        if is_root() {
+            argv.extend(self.wrap.iter().map(|s| s.to_string()));
+        }
         let mut bin = self.bin.to_string();
         if self.as_nobody && is_root() {
             argv.extend(NOBODY.iter().map(|s| s.to_string()));
@@ -341,6 +359,49 @@ pub fn root_or_skip(why: &str) -> bool {
         std::thread::current().name().unwrap_or("a test")
     );
     false
+}
+
+/// For a test that needs programs: true if every one of `tools` is installed. Otherwise it
+/// prints which Debian package to install and returns false, except under CI, where it fails.
+pub fn installed_or_skip(tools: &[&str]) -> bool {
+    let path = format!("{}:{SYSTEM_PATH}", std::env::var("PATH").unwrap_or_default());
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|tool| !path.split(':').any(|dir| Path::new(dir).join(tool).is_file()))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let install: Vec<String> = missing
+        .iter()
+        .map(|tool| format!("{tool} (apt-get install {})", debian_package(tool)))
+        .collect();
+    let install = install.join(", ");
+    if std::env::var_os("CI").is_some() {
+        panic!("this test needs {install}, and CI must run every test: install it");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "note: {} skipped a check: it needs {install}",
+        std::thread::current().name().unwrap_or("a test")
+    );
+    false
+}
+
+/// The Debian package that has `tool`.
+fn debian_package(tool: &str) -> &'static str {
+    match tool {
+        "unshare" | "nsenter" | "setpriv" | "ipcmk" | "ipcs" | "lsns" | "findmnt" => "util-linux",
+        "mount" | "umount" => "mount",
+        "ps" | "pgrep" => "procps",
+        "ip" => "iproute2",
+        "ping" => "iputils-ping",
+        "nc" => "netcat-openbsd",
+        "strace" => "strace",
+        "hostname" => "hostname",
+        _ => "the package that has it",
+    }
 }
 
 /// A path to `bin` that nobody (uid 65534) can execute: the binary itself if every directory
