@@ -18,6 +18,9 @@
 //! The transcripts are made as root. `sudo` there is a stand-in that runs its command
 //! directly (root needs no sudo, and CI machines have none installed).
 //!
+//! The scratch directory is made new by mkdtemp ([`crate::TempDir`]), and only the scripts
+//! run as nobody may read it.
+//!
 //! What changes from run to run is replaced ([`normalise`]): the host's hostname (on a line of its
 //! own) by `<hostname>`, host PIDs by `<pid>`, namespace
 //! inode numbers by `ns-1`, `ns-2`... in order of appearance (so equal stays equal), MAC
@@ -26,7 +29,9 @@
 //! `started container` line and the child's `running as PID` line come in either order, and
 //! are shown parent first ([`settle_race`]).
 
+use crate::TempDir;
 use anyhow::{bail, Context, Result};
+use nix::sys::signal::{self, Signal};
 use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -108,12 +113,13 @@ pub fn parse(path: &Path) -> Result<Script> {
 
 /// Run `script` with the binaries in `bin_dir` (a `target/debug`) and return its transcript.
 pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
-    let scratch = Scratch::new(root, bin_dir, &script.name)?;
+    let scratch = Scratch::new(root, bin_dir, script)?;
+    let dir = scratch.dir.path();
     let mut body = String::from("exec 2>&1\n");
     for (i, command) in script.commands.iter().enumerate() {
         body += &format!("printf '%s\\n' '{MARK}{i}'\n{command}\n");
     }
-    let file = scratch.dir.join("script.sh");
+    let file = dir.join("script.sh");
     std::fs::write(&file, body)?;
 
     let mut argv: Vec<String> = Vec::new();
@@ -130,12 +136,12 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
 
     let path = format!(
         "{}:{}",
-        scratch.dir.join("bin").display(),
+        dir.join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
-        .current_dir(&scratch.dir)
+        .current_dir(dir)
         .env("PATH", path)
         .env("LC_ALL", "C")
         .env_remove("CARGO_TARGET_DIR")
@@ -163,7 +169,7 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
         std::thread::sleep(Duration::from_millis(20));
     };
     // End whatever the script left running in the background: its process group, by its id.
-    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    let _ = signal::killpg(pgid, Signal::SIGKILL);
     let _ = child.wait();
     let out = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
     match status {
@@ -392,21 +398,22 @@ fn replace_hex_words(line: &str) -> String {
 
 /// A scratch directory that reads like the workspace: `target/debug/` with copies of the
 /// binaries (copies, so that `nobody` may run them wherever the workspace is), `tools/`, and
-/// `bin/sudo`. Removed when dropped.
+/// `bin/sudo`. Made new (mkdtemp), readable by others only for a script run as nobody, and
+/// removed when dropped.
 struct Scratch {
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 impl Scratch {
-    fn new(root: &Path, bin_dir: &Path, name: &str) -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("xtask-transcript-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let scratch = Scratch { dir };
-        let dir = &scratch.dir;
+    fn new(root: &Path, bin_dir: &Path, script: &Script) -> Result<Scratch> {
+        let scratch = Scratch {
+            dir: TempDir::new(&format!("xtask-transcript-{}.", script.name))?,
+        };
+        let dir = scratch.dir.path();
         let debug = dir.join("target/debug");
         std::fs::create_dir_all(&debug)?;
-        std::fs::create_dir_all(dir.join("bin"))?;
-        std::fs::create_dir_all(dir.join("tools"))?;
+        std::fs::create_dir(dir.join("bin"))?;
+        std::fs::create_dir(dir.join("tools"))?;
         let mut names: Vec<String> = crate::steps(root)?;
         names.push("setns-enter".into());
         for name in names {
@@ -431,23 +438,14 @@ impl Scratch {
             "#!/bin/sh\n# The transcripts are made as root: run the command as it is.\n\
              [ \"$(id -u)\" = 0 ] || { echo 'sudo: the transcripts must be made as root' >&2; exit 1; }\nexec \"$@\"\n",
         )?;
-        for path in [
-            dir.clone(),
-            dir.join("target"),
-            debug.clone(),
-            dir.join("bin"),
-            dir.join("tools"),
-        ] {
+        std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755))?;
+        // mkdtemp made the top 0700: only a script run as nobody needs to read it.
+        let top = if script.as_nobody { 0o755 } else { 0o700 };
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(top))?;
+        for path in [dir.join("target"), debug, dir.join("bin"), dir.join("tools")] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
         }
-        std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755))?;
         Ok(scratch)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -530,8 +528,7 @@ mod tests {
 
     #[test]
     fn scripts_parse() {
-        let dir = std::env::temp_dir().join(format!("xtask-parse-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = testkit::fresh_dir("xtask-parse");
         let path = dir.join("stepXX.txt");
         std::fs::write(&path, "# a note\n%as nobody\n$ whoami\n\n$ echo 'a b'\n").unwrap();
         let script = parse(&path).unwrap();
@@ -542,5 +539,19 @@ mod tests {
         std::fs::write(&path, "id -u\n").unwrap();
         assert!(parse(&path).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// nobody makes the directory this test used, `/tmp/xtask-parse-PID`, before it runs as
+    /// root: the test must neither write there nor remove what nobody put there.
+    #[test]
+    fn parse_test_directory_made_first_by_nobody_is_not_used() {
+        let attack = testkit::replay::Attack {
+            victim: ":",
+            plant: "mkdir -m 777 /tmp/xtask-parse-$1 && echo nobodys > /tmp/xtask-parse-$1/marker",
+        };
+        if let Some(replayed) = testkit::replay::replay(&attack, "transcripts::tests::scripts_parse") {
+            assert_eq!(replayed.status, 0, "{}", replayed.out.stderr);
+            assert!(replayed.changes.is_empty(), "{:#?}", replayed.changes);
+        }
     }
 }
