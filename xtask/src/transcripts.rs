@@ -13,7 +13,9 @@
 //!
 //! All the commands of a script run one after the other in one `bash`, in a scratch directory
 //! holding `target/debug/` (copies of the step binaries) and `tools/`, so that the paths read
-//! as they do in the workspace. stdout and stderr go into one pipe, as on a terminal.
+//! as they do in the workspace. stdout and stderr go into one pipe, as on a terminal. The
+//! environment is a minimal one (PATH, HOME=/, LC_ALL=C), the same on every machine, and with
+//! nothing of root's for the scripts that run as nobody.
 //!
 //! The transcripts are made as root. `sudo` there is a stand-in that runs its command
 //! directly (root needs no sudo, and CI machines have none installed).
@@ -111,6 +113,9 @@ pub fn parse(path: &Path) -> Result<Script> {
     Ok(script)
 }
 
+/// The PATH the scripts run with, after the scratch directory's `bin/`: the system's.
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Run `script` with the binaries in `bin_dir` (a `target/debug`) and return its transcript.
 pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
     let scratch = Scratch::new(root, bin_dir, script)?;
@@ -134,17 +139,14 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
     }
     argv.push(file.display().to_string());
 
-    let path = format!(
-        "{}:{}",
-        dir.join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = format!("{}:{SYSTEM_PATH}", dir.join("bin").display());
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .current_dir(dir)
+        .env_clear()
         .env("PATH", path)
+        .env("HOME", "/")
         .env("LC_ALL", "C")
-        .env_remove("CARGO_TARGET_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -66,3 +66,20 @@ fn inner_runs_a_probe_transcript() {
     );
     assert!(lines[3].starts_with("/tmp/xtask-transcript-probe."), "{text}");
 }
+
+/// A script run as nobody gets a minimal environment: nothing of root's, which nobody could
+/// read in /proc/PID/environ.
+#[test]
+fn transcripts_run_as_nobody_get_a_minimal_environment() {
+    if !testkit::root_or_skip("the transcripts are made as root") {
+        return;
+    }
+    let probe = script("env-probe", true, &["whoami", "env | cut -d= -f1 | sort"]);
+    let text = transcripts::run(&workspace(), &bin_dir(), &probe).unwrap();
+    let names: Vec<&str> = text.lines().skip(3).collect();
+    assert!(text.starts_with("$ whoami\nnobody\n"), "{text}");
+    // What bash adds by itself: PWD, SHLVL, _ (and OLDPWD in some versions).
+    let allowed = ["HOME", "LC_ALL", "OLDPWD", "PATH", "PWD", "SHLVL", "_"];
+    let others: Vec<&&str> = names.iter().filter(|n| !allowed.contains(n)).collect();
+    assert!(others.is_empty(), "passed on to nobody: {others:?}\n{text}");
+}
