@@ -21,7 +21,10 @@
 //! directly (root needs no sudo, and CI machines have none installed).
 //!
 //! The scratch directory is made new by mkdtemp ([`crate::TempDir`]), and only the scripts
-//! run as nobody may read it.
+//! run as nobody may read it. Each script runs in a process group of its own, which is ended
+//! once the script is done, with every container it left; and if we are asked to stop
+//! (Ctrl-C, SIGTERM, SIGHUP) while it runs, the group is ended and the scratch directory
+//! removed before we stop.
 //!
 //! What changes from run to run is replaced ([`normalise`]): the host's hostname (on a line of its
 //! own) by `<hostname>`, host PIDs by `<pid>`, namespace
@@ -33,13 +36,14 @@
 
 use crate::TempDir;
 use anyhow::{bail, Context, Result};
-use nix::sys::signal::{self, Signal};
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long one script may run before it is ended.
@@ -118,6 +122,8 @@ const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 
 /// Run `script` with the binaries in `bin_dir` (a `target/debug`) and return its transcript.
 pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
+    // From here on, Ctrl-C ends the script and removes the scratch directory, then us.
+    let stop_signals = StopSignals::catch()?;
     let scratch = Scratch::new(root, bin_dir, script)?;
     let dir = scratch.dir.path();
     let mut body = String::from("exec 2>&1\n");
@@ -164,6 +170,14 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break Some(status);
+        }
+        if let Some(sig) = stop_signals.caught() {
+            // Asked to stop: end the script's group, with every container in it, remove the
+            // scratch directory, and stop as the signal would have stopped us.
+            let _ = signal::killpg(pgid, Signal::SIGKILL);
+            let _ = child.wait();
+            drop(scratch);
+            stop_signals.die_of(sig);
         }
         if Instant::now() > deadline {
             break None;
@@ -396,6 +410,65 @@ fn replace_hex_words(line: &str) -> String {
         rest = &rest[space_len..];
     }
     out
+}
+
+/// The signal that asked us to stop while a script ran, or 0. A signal handler may do very
+/// little safely; storing to an atomic is one of those things.
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn note_stop(sig: nix::libc::c_int) {
+    STOP.store(sig, Ordering::SeqCst);
+}
+
+/// While a script runs, SIGINT (Ctrl-C), SIGTERM and SIGHUP do not stop us at once: they are
+/// noted, so that [`run`] can end the script's process group and remove the scratch directory
+/// first. The script's group is not the terminal's, so Ctrl-C does not reach it by itself.
+/// Dropped, the signals' previous dispositions come back.
+struct StopSignals {
+    previous: Vec<(Signal, SigAction)>,
+}
+
+impl StopSignals {
+    const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+    fn catch() -> Result<StopSignals> {
+        STOP.store(0, Ordering::SeqCst);
+        let note = SigAction::new(
+            SigHandler::Handler(note_stop),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        let mut previous = Vec::new();
+        for sig in Self::SIGNALS {
+            // SAFETY: note_stop only stores to an atomic, which is safe in a signal handler.
+            let old =
+                unsafe { signal::sigaction(sig, &note) }.with_context(|| format!("sigaction({sig})"))?;
+            previous.push((sig, old));
+        }
+        Ok(StopSignals { previous })
+    }
+
+    fn caught(&self) -> Option<Signal> {
+        Signal::try_from(STOP.load(Ordering::SeqCst)).ok()
+    }
+
+    /// Put the previous dispositions back, and stop as `sig` would have stopped us then.
+    fn die_of(self, sig: Signal) -> ! {
+        drop(self);
+        eprintln!("xtask: stopped by {sig}; the script's processes ended, its scratch directory removed");
+        let _ = signal::raise(sig);
+        // The signal was ignored before us (a background job's SIGINT): stop all the same.
+        std::process::exit(128 + sig as i32)
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        for (sig, old) in &self.previous {
+            // SAFETY: puts back the disposition that sigaction returned for this signal.
+            let _ = unsafe { signal::sigaction(*sig, old) };
+        }
+    }
 }
 
 /// A scratch directory that reads like the workspace: `target/debug/` with copies of the
