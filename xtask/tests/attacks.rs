@@ -70,6 +70,31 @@ fn inner_runs_a_probe_transcript() {
     assert!(lines[3].starts_with("/tmp/xtask-transcript-probe."), "{text}");
 }
 
+/// The setns transcript bind-mounts a namespace onto a file. It was `/tmp/kept-uts`, made by
+/// `touch`, which follows a symlink that nobody put there and makes its target as root.
+#[test]
+fn setns_transcript_follows_no_planted_symlink() {
+    let attack = Attack {
+        victim: "mkdir -m 700 /tmp/victim",
+        plant: "ln -s /tmp/victim/made-by-root /tmp/kept-uts",
+    };
+    if let Some(replayed) = replay(&attack, "inner_runs_the_setns_transcript") {
+        assert_nothing_reached(&replayed);
+    }
+}
+
+#[test]
+#[ignore = "run by the replay above"]
+fn inner_runs_the_setns_transcript() {
+    if !inside_replay() {
+        return;
+    }
+    let root = workspace();
+    let setns = transcripts::parse(&transcripts::scripts_dir(&root).join("setns.txt")).unwrap();
+    let text = transcripts::run(&root, &bin_dir(), &setns).unwrap();
+    assert!(text.contains("\ncontainer\n"), "{text}");
+}
+
 /// A script run as nobody gets a minimal environment: nothing of root's, which nobody could
 /// read in /proc/PID/environ.
 #[test]
