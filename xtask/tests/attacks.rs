@@ -112,6 +112,55 @@ fn transcripts_run_as_nobody_get_a_minimal_environment() {
     assert!(others.is_empty(), "passed on to nobody: {others:?}\n{text}");
 }
 
+/// A transcript that waits for its container's `sleep 300` finds it among the step's children,
+/// not anywhere on the machine: another user's `sleep 300` is neither looked at nor killed.
+/// (It was: `pgrep -x -f 'sleep 300'` found both, and the transcript's `kill` ended both.)
+#[test]
+fn transcripts_leave_other_users_processes_alone() {
+    if !testkit::root_or_skip("the transcripts are made as root") {
+        return;
+    }
+    let mut theirs = Command::new(testkit::NOBODY[0])
+        .args(&testkit::NOBODY[1..])
+        .args(["sleep", "300"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once env and setpriv have exec'd it (5 s at most).
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end
+        && Process::read(theirs.id()).map(|p| p.cmdline).as_deref() != Some("sleep 300")
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let root = workspace();
+    let mut texts = Vec::new();
+    for name in ["step02-outside", "step06-outside"] {
+        let path = transcripts::scripts_dir(&root).join(format!("{name}.txt"));
+        let script = transcripts::parse(&path).unwrap();
+        texts.push(transcripts::run(&root, &bin_dir(), &script));
+    }
+    let survived = theirs.try_wait().unwrap().is_none();
+    let _ = theirs.kill(); // ours to end: the child we started
+    let _ = theirs.wait();
+    assert!(
+        survived,
+        "a transcript killed another user's sleep 300: {texts:#?}"
+    );
+    for text in texts {
+        let text = text.unwrap();
+        let committed = ["exit status 143", "exit status 137"];
+        assert!(
+            committed.iter().any(|end| text.ends_with(&format!("{end}\n"))),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Is a directory") && !text.contains("No such"),
+            "{text}"
+        );
+    }
+}
+
 // --- Ctrl-C ------------------------------------------------------------------------------------
 
 const INTERRUPTED: &str = "XTASK_TEST_INTERRUPTED";
