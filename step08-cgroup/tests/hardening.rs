@@ -10,9 +10,6 @@ const STEP: Step = Step {
     needs_root: true,
 };
 
-/// The same without `unshare --net`, for the checks that end before anything starts.
-const BARE: Step = Step { wrap: &[], ..STEP };
-
 // Signals: forwarded to the command; SIGKILL when PID 1 ignores them.
 #[test]
 fn forwards_each_signal() {
@@ -69,7 +66,7 @@ fn soak() {
 // Bad input and bad environments (the rest are in the step's own tests).
 #[test]
 fn bad_option_values() {
-    hardening::bad_option_values(BARE)
+    hardening::bad_option_values(STEP)
 }
 #[test]
 fn without_proc_says_so() {

@@ -11,9 +11,6 @@ const STEP: Step = Step {
     as_nobody: false,
     needs_root: true,
 };
-/// The same without `unshare --net`, for the checks that end before anything starts, so that
-/// they run, and pass, when the tests run as an ordinary user too.
-const BARE: Step = Step { wrap: &[], ..STEP };
 /// The same, run as nobody: no network link and no cgroup of its own, but a time namespace and
 /// everything else earlier steps established.
 const NOBODY: Step = Step { as_nobody: true, ..STEP };
@@ -40,11 +37,11 @@ fn narrates_on_stderr() {
 }
 #[test]
 fn help() {
-    checks::help(BARE, NAME)
+    checks::help(STEP, NAME)
 }
 #[test]
 fn unknown_option() {
-    checks::unknown_option(BARE)
+    checks::unknown_option(STEP)
 }
 #[test]
 fn exit_statuses() {

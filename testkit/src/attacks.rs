@@ -3,29 +3,11 @@
 //! moment, Ctrl-C from a terminal. Each check replays a way in that a step once left open.
 
 use crate::{children, is_root, run, Out, Step, NOBODY};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A directory made fresh by mkdtemp(3), readable by nobody, removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new() -> Scratch {
-        let template = std::env::temp_dir().join("namespaces-attack-XXXXXX");
-        let dir = nix::unistd::mkdtemp(&template).expect("mkdtemp");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The step's argv run from bash, which first does `setup` (e.g. `exec 7</`) and then
 /// execs the step: the way a careless caller starts it.
@@ -88,8 +70,8 @@ pub fn exec_format_error(step: Step) {
     if !step.may_run() {
         return;
     }
-    let dir = Scratch::new();
-    let file = dir.0.join("not-a-program");
+    let dir = crate::fresh_dir_for_nobody("attack");
+    let file = dir.join("not-a-program");
     std::fs::write(&file, "\x01\x02\x03 this is neither a program nor a script\n").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = step.run(&["-q", file.to_str().unwrap()]);
@@ -123,10 +105,10 @@ pub fn rootfs_symlinks_refused(step: Step) {
     if !step.may_run() {
         return;
     }
-    let dir = Scratch::new();
-    let outside = dir.0.join("outside");
+    let dir = crate::fresh_dir_for_nobody("attack");
+    let outside = dir.join("outside");
     std::fs::create_dir(&outside).unwrap();
-    let rootfs = rootfs_copy(&dir.0);
+    let rootfs = rootfs_copy(&dir);
     for (name, target) in [
         ("dev", outside.to_str().unwrap().to_string()),
         ("proc", "../outside".to_string()),
@@ -156,10 +138,10 @@ pub fn rootfs_host_files_read_only(step: Step) {
     if !step.may_run() {
         return;
     }
-    let dir = Scratch::new();
-    let victim = dir.0.join("victim");
+    let dir = crate::fresh_dir_for_nobody("attack");
+    let victim = dir.join("victim");
     std::fs::write(&victim, "victim\n").unwrap();
-    let rootfs = rootfs_copy(&dir.0);
+    let rootfs = rootfs_copy(&dir);
     std::fs::remove_file(rootfs.join("etc/hosts")).unwrap();
     std::os::unix::fs::symlink(&victim, rootfs.join("etc/hosts")).unwrap();
     let hosts_before = std::fs::read("/etc/hosts").unwrap();
@@ -194,7 +176,7 @@ pub fn rootfs_dot(step: Step) {
 /// the child must not run the command without maps, where it would be a nameless `nobody`
 /// with every capability of its namespaces. Tried 20 times: the window is narrow.
 pub fn no_command_without_id_maps(step: Step) {
-    if !step.may_run() || !tool_or_skip("strace", "strace") {
+    if !step.may_run() || !crate::installed_or_skip(&["strace"]) {
         return;
     }
     for _ in 0..20 {
@@ -246,7 +228,7 @@ pub fn dies_with_step_after_setuid_with_init(step: Step) {
 /// foreground process group, the command included, so the step (and `--init`) must not
 /// forward it again. `script` gives the step a terminal; we type Ctrl-C into it.
 pub fn ctrl_c_arrives_once(step: Step, args: &[&str]) {
-    if !step.may_run() || !tool_or_skip("script", "bsdutils") {
+    if !step.may_run() || !crate::installed_or_skip(&["script"]) {
         return;
     }
     let mut argv = step.argv(args);
@@ -280,18 +262,6 @@ pub fn ctrl_c_arrives_once(step: Step, args: &[&str]) {
     assert!(!seen.contains("forwarding it"), "a terminal's SIGINT was forwarded again\n{seen}");
 }
 
-/// Whether `tool` is installed; if not, say which package has it and skip (fail under CI).
-fn tool_or_skip(tool: &str, package: &str) -> bool {
-    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .any(|dir| dir.join(tool).is_file());
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "{tool} is not installed (apt install {package})");
-        // Straight to fd 2: the test harness captures eprintln!, and a skip must be seen.
-        let _ = writeln!(std::io::stderr(), "note: a check skipped: it needs {tool}: apt install {package}");
-    }
-    found
-}
-
 /// A field of /proc/PID/status, e.g. `Uid:`, without its name.
 fn status_field(pid: u32, field: &str) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -306,12 +276,12 @@ pub fn pid_file(step: Step) {
     if !step.may_run() {
         return;
     }
-    let dir = Scratch::new();
+    let dir = crate::fresh_dir_for_nobody("attack");
     if step.as_nobody && is_root() {
         // The step runs as nobody here, and writes FILE as nobody.
-        std::os::unix::fs::chown(&dir.0, Some(65534), Some(65534)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
     }
-    let (file, victim) = (dir.0.join("pid"), dir.0.join("victim"));
+    let (file, victim) = (dir.join("pid"), dir.join("victim"));
     std::fs::write(&victim, "victim\n").unwrap();
     std::os::unix::fs::symlink(&victim, &file).unwrap();
     let argv = step.argv(&["-q", "--pid-file", file.to_str().unwrap(), "sh", "-c", "echo ready; read _"]);

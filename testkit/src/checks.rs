@@ -1,7 +1,8 @@
 //! The checks the steps' tests run. Each step's `tests/` calls the ones its lesson has reached,
 //! so a later step still proves what every earlier step established.
 
-use crate::{namespaces, root_or_skip, run, sh, Out, Step};
+use crate::wording as says;
+use crate::{installed_or_skip, namespaces, root_or_skip, run, run_with_env, sh, Out, Step};
 use std::path::Path;
 
 /// The one line of stderr that is not narration; fails unless there is exactly one.
@@ -57,11 +58,10 @@ pub fn narrates_on_stderr(step: Step, flags: &str) {
     let out = step.run(&["true"]);
     out.assert_status(0);
     assert_eq!(out.stdout, "");
-    let expected = "parent: started container PID ";
-    assert!(out.stderr.contains(expected), "{out:#?}");
-    assert!(out.stderr.contains(&format!(" with {flags}\n")), "flags should be spelled {flags}\n{out:#?}");
-    assert!(out.stderr.contains("child: running as PID "), "{out:#?}");
-    assert!(out.stderr.contains("parent: container exited with status 0"), "{out:#?}");
+    assert!(out.stderr.contains(says::STARTED_CONTAINER), "{out:#?}");
+    assert!(out.stderr.contains(&says::with_flags(flags)), "flags should be spelled {flags}\n{out:#?}");
+    assert!(out.stderr.contains(says::CHILD_RUNNING), "{out:#?}");
+    assert!(out.stderr.contains(&says::exited_with(0)), "{out:#?}");
     let quiet = step.run(&["--quiet", "true"]);
     assert_eq!(quiet.stderr, "", "--quiet should silence the narration");
 }
@@ -70,9 +70,8 @@ pub fn narrates_on_stderr(step: Step, flags: &str) {
 pub fn help(step: Step, name: &str) {
     let out = step.run(&["--help"]);
     out.assert_status(0);
-    let usage = format!("Usage: {name} [OPTIONS] [--] [COMMAND [ARG...]]\n");
-    assert!(out.stdout.starts_with(&usage), "{out:#?}");
-    assert!(out.stdout.contains("\nNeeds: "), "{out:#?}");
+    assert!(out.stdout.starts_with(&says::usage(name)), "{out:#?}");
+    assert!(out.stdout.contains(says::NEEDS), "{out:#?}");
 }
 
 /// An unknown option: one line, status 125, and no container.
@@ -80,8 +79,8 @@ pub fn unknown_option(step: Step) {
     let out = step.run(&["--no-such-option", "true"]);
     out.assert_status(125);
     let line = one_error_line(&out);
-    assert!(line.contains("unknown option '--no-such-option'"), "{line}");
-    assert!(!out.stderr.contains("started container"), "{out:#?}");
+    assert!(line.contains(&says::unknown_option("--no-such-option")), "{line}");
+    assert!(!out.stderr.contains(says::STARTED_CONTAINER), "{out:#?}");
 }
 
 /// 127 for a command that is not found (and for an empty one), 126 for one that cannot run.
@@ -92,26 +91,22 @@ pub fn exit_statuses(step: Step) {
     let out = step.run(&["no-such-command-anywhere"]);
     out.assert_status(127);
     let line = one_error_line(&out);
-    assert!(line.contains("no-such-command-anywhere: command not found"), "{line}");
+    assert!(line.contains(&says::command_not_found("no-such-command-anywhere")), "{line}");
 
     let out = step.run(&[""]);
     out.assert_status(127);
-    assert!(one_error_line(&out).contains("the command is empty"), "{out:#?}");
+    assert!(one_error_line(&out).contains(says::EMPTY_COMMAND), "{out:#?}");
 
     let out = step.run(&["/"]);
     out.assert_status(126);
-    assert!(one_error_line(&out).contains("/: cannot execute"), "{out:#?}");
+    assert!(one_error_line(&out).contains(&says::cannot_execute("/")), "{out:#?}");
 
-    let plain = crate::shared_tmp().join("not-executable");
-    std::fs::write(
-        &plain,
-        "echo should not run
-",
-    )
-    .unwrap();
+    // A file the step may read but not execute: in a directory that nobody may read too.
+    let plain = crate::fresh_dir_for_nobody("exit-statuses").join("not-executable");
+    std::fs::write(&plain, "echo should not run\n").unwrap();
     let out = step.run(&[plain.to_str().unwrap()]);
     out.assert_status(126);
-    assert!(one_error_line(&out).contains("/not-executable: cannot execute"), "{out:#?}");
+    assert!(one_error_line(&out).contains(&says::cannot_execute(plain.to_str().unwrap())), "{out:#?}");
 }
 
 /// A command killed by signal N makes the step exit 128+N.
@@ -124,7 +119,7 @@ pub fn signal_status(step: Step) {
         .unwrap();
     let out = running.wait();
     out.assert_status(128 + 9);
-    assert!(out.stderr.contains("container was killed by SIGKILL"), "{out:#?}");
+    assert!(out.stderr.contains(&says::killed_by("SIGKILL")), "{out:#?}");
 }
 
 /// From outside: the container's `/proc/PID/ns/*` differ from ours for exactly `isolated`.
@@ -150,15 +145,18 @@ pub fn namespaces_differ(step: Step, isolated: &[&str]) {
 
 // --- Privileges -------------------------------------------------------------------------------
 
-/// Run as nobody (or as ourselves, if we are not root).
+/// Run as nobody (or as ourselves, if we are not root), with the system's PATH.
 fn run_as_nobody(step: Step, args: &[&str]) -> Out {
-    run_as_nobody_with_path(step, &std::env::var("PATH").unwrap_or_default(), args)
+    run_as_nobody_with_path(step, crate::SYSTEM_PATH, args)
 }
 
 fn run_as_nobody_with_path(step: Step, path: &str, args: &[&str]) -> Out {
-    let nobody = Step { wrap: &[], as_nobody: true, ..step };
-    let mut argv: Vec<String> = vec!["env".into(), format!("PATH={path}")];
-    argv.extend(nobody.argv(args));
+    let mut argv: Vec<String> = match crate::is_root() {
+        true => crate::nobody_with_path(path),
+        false => vec!["env".into(), format!("PATH={path}")],
+    };
+    argv.push(crate::reachable_by_nobody(step.bin).display().to_string());
+    argv.extend(args.iter().map(|s| s.to_string()));
     run(&argv)
 }
 
@@ -167,11 +165,12 @@ pub fn refuses_without_root(step: Step, name: &str) {
     let out = run_as_nobody(step, &["true"]);
     out.assert_status(125);
     let line = one_error_line(&out);
-    assert!(line.starts_with(&format!("{name}: error: ")), "{line}");
-    assert!(line.contains("CAP_SYS_ADMIN"), "should name the capability: {line}");
-    assert!(line.contains("sudo "), "should say how to run it: {line}");
-    assert!(line.contains("step06-user"), "should point to step06: {line}");
-    assert!(!out.stderr.contains("started container"), "must fail before clone\n{out:#?}");
+    assert!(line.starts_with(&says::error_prefix(name)), "{line}");
+    let [capability, how, step06] = says::WITHOUT_ROOT;
+    assert!(line.contains(capability), "should name the capability: {line}");
+    assert!(line.contains(how), "should say how to run it: {line}");
+    assert!(line.contains(step06), "should point to step06: {line}");
+    assert!(!out.stderr.contains(says::STARTED_CONTAINER), "must fail before clone\n{out:#?}");
 }
 
 /// Step 01 needs no privilege at all.
@@ -186,7 +185,7 @@ pub fn runs_as_nobody(step: Step) {
     // a missing command is still "not found", 127, as in a shell.
     let out = run_as_nobody_with_path(step, "/root:/usr/bin:/bin", &["no-such-command"]);
     out.assert_status(127);
-    assert!(one_error_line(&out).contains("no-such-command: command not found"), "{out:#?}");
+    assert!(one_error_line(&out).contains(&says::command_not_found("no-such-command")), "{out:#?}");
 }
 
 // --- UTS ------------------------------------------------------------------------------------
@@ -197,7 +196,7 @@ fn host_hostname() -> String {
 
 /// Inside, the hostname is `container`; outside, it has not changed.
 pub fn hostname_is_container(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["hostname"]) {
         return;
     }
     let before = host_hostname();
@@ -209,7 +208,7 @@ pub fn hostname_is_container(step: Step) {
 
 /// Without a UTS namespace the child sees the host's hostname.
 pub fn hostname_is_hosts(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["hostname"]) {
         return;
     }
     let out = step.run(&["hostname"]);
@@ -222,7 +221,9 @@ pub fn nsenter_sees_hostname(step: Step) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("nsenter into another process's namespace needs root") {
+    if !root_or_skip("nsenter into another process's namespace needs root")
+        || !installed_or_skip(&["nsenter", "hostname"])
+    {
         return;
     }
     let before = host_hostname();
@@ -240,9 +241,8 @@ pub fn nsenter_sees_hostname(step: Step) {
 /// Make a message queue with `ipcmk -Q` in a throwaway IPC namespace, then run the step there
 /// with `ipcs -q`. Returns how many queues the outside saw, and the step's output.
 fn ipc_queue_then(step: Step) -> (usize, Out) {
-    let mut argv: Vec<String> = ["unshare", "--ipc", "sh", "-c"].map(String::from).to_vec();
-    argv.push("ipcmk -Q >/dev/null && ipcs -q | grep -c '^0x' >&2 && exec \"$@\"".into());
-    argv.push("sh".into());
+    let script = include_str!("../scripts/ipc-queue-then.sh");
+    let mut argv: Vec<String> = ["unshare", "--ipc", "sh", "-c", script, "sh"].map(String::from).to_vec();
     argv.extend(step.argv(&["-q", "ipcs", "-q"]));
     let out = run(&argv);
     out.assert_status(0);
@@ -259,7 +259,7 @@ pub fn ipc_queue_hidden(step: Step) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("unshare --ipc needs root") {
+    if !root_or_skip("unshare --ipc needs root") || !installed_or_skip(&["unshare", "ipcmk", "ipcs"]) {
         return;
     }
     let (outside, out) = ipc_queue_then(step);
@@ -273,7 +273,7 @@ pub fn ipc_queue_shared(step: Step) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("unshare --ipc needs root") {
+    if !root_or_skip("unshare --ipc needs root") || !installed_or_skip(&["unshare", "ipcmk", "ipcs"]) {
         return;
     }
     let (outside, out) = ipc_queue_then(step);
@@ -306,7 +306,7 @@ pub fn command_is_not_pid1(step: Step) {
 
 /// `ps` still lists the host's processes (this test's own among them): /proc is the host's.
 pub fn ps_sees_host_processes(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["ps"]) {
         return;
     }
     let out = step.run(&["ps", "-e", "-o", "pid="]);
@@ -317,7 +317,7 @@ pub fn ps_sees_host_processes(step: Step) {
 
 /// `ps` lists only the container's processes: a fresh /proc for the new PID namespace.
 pub fn ps_sees_only_container(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["ps"]) {
         return;
     }
     let out = step.run(&["ps", "-e", "-o", "pid=,comm="]);
@@ -334,14 +334,10 @@ pub fn mounts_do_not_leak(step: Step, with_rootfs: bool) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("unshare --mount needs root") {
+    if !root_or_skip("unshare --mount needs root") || !installed_or_skip(&["unshare"]) {
         return;
     }
-    let script = "before=$(wc -l < /proc/self/mountinfo)
-                  \"$@\" >/dev/null || exit 99
-                  after=$(wc -l < /proc/self/mountinfo)
-                  echo \"mounts $before $after\"
-                  test -d /proc/$$ && echo proc-is-ours";
+    let script = include_str!("../scripts/mounts-unchanged.sh");
     let mut argv: Vec<String> = ["unshare", "--mount", "--propagation", "shared", "sh", "-c", script, "sh"]
         .map(String::from)
         .to_vec();
@@ -370,14 +366,7 @@ pub fn rootfs_becomes_root(step: Step, own_sysfs: bool) {
     let rootfs = crate::rootfs();
     let marker = rootfs.join("etc/rootfs-marker");
     std::fs::write(&marker, "inside the rootfs\n").unwrap();
-    let script = "cat /etc/rootfs-marker
-                  test -e /etc/os-release && echo host-files-visible
-                  hostname
-                  ls /dev | tr '\\n' ' '; echo
-                  test -c /dev/null && echo dev-null-is-a-device
-                  touch /tmp/x && echo tmp-writable
-                  cut -d' ' -f5 /proc/self/mountinfo | grep -v '^/sys/' | sort | tr '\\n' ' '; echo
-                  exec ps -e -o pid=,comm=";
+    let script = include_str!("../scripts/rootfs-inside.sh");
     let out = step.run(&["-q", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]);
     out.assert_status(0);
     let sys = if own_sysfs { " /sys" } else { "" };
@@ -407,18 +396,21 @@ pub fn rootfs_errors(step: Step) {
     if !step.may_run() {
         return;
     }
-    let dir = crate::shared_tmp();
+    // Where a step run as nobody may look, so that it meets each error and not EACCES.
+    let dir = crate::fresh_dir_for_nobody("rootfs-errors");
     let file = dir.join("not-a-dir");
     std::fs::write(&file, "").unwrap();
     let empty = dir.join("empty-rootfs");
-    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::create_dir(&empty).unwrap();
     let missing = dir.join("missing");
-    for (path, says) in [(&missing, "not a directory"), (&file, "not a directory"), (&empty, "no bin/sh")] {
+    for (path, error) in
+        [(&missing, says::NOT_A_DIRECTORY), (&file, says::NOT_A_DIRECTORY), (&empty, says::NO_BIN_SH)]
+    {
         let out = step.run(&["--rootfs", path.to_str().unwrap(), "true"]);
         out.assert_status(125);
         let line = one_error_line(&out);
-        assert!(line.contains(says) && line.contains(&path.display().to_string()), "{line}");
-        assert!(!out.stderr.contains("started container"), "must fail before clone\n{out:#?}");
+        assert!(line.contains(error) && line.contains(&path.display().to_string()), "{line}");
+        assert!(!out.stderr.contains(says::STARTED_CONTAINER), "must fail before clone\n{out:#?}");
     }
     assert!(!Path::new(&missing).exists());
 }
@@ -458,7 +450,7 @@ pub fn all_capabilities_inside(step: Step) {
     }
     let out = step.run(&["true"]);
     out.assert_status(0);
-    assert!(out.stderr.contains("child: uid 0, gid 0, all "), "{out:#?}");
+    assert!(out.stderr.contains(says::ALL_CAPABILITIES), "{out:#?}");
     let theirs = step.run(&["-q", "grep", "^CapEff", "/proc/self/status"]);
     let inside = u64::from_str_radix(theirs.stdout.split_whitespace().nth(1).unwrap(), 16).unwrap();
     let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap().trim().parse().unwrap();
@@ -511,6 +503,9 @@ pub fn only_standard_fds(step: Step) {
 /// With user namespaces disabled (user.max_user_namespaces = 0, set inside a throwaway
 /// `unshare --user --map-root-user`), the step says which setting it is and how to fix it: 125.
 pub fn user_namespaces_disabled(step: Step) {
+    if !installed_or_skip(&["unshare"]) {
+        return;
+    }
     let before = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
     let mut argv: Vec<String> =
         ["unshare", "--user", "--map-root-user", "sh", "-c"].map(String::from).to_vec();
@@ -521,9 +516,10 @@ pub fn user_namespaces_disabled(step: Step) {
     let out = run(&argv);
     out.assert_status(125);
     let line = one_error_line(&out);
-    assert!(line.contains("ENOSPC"), "{line}");
-    assert!(line.contains("user.max_user_namespaces is 0"), "should name the setting: {line}");
-    assert!(line.contains("sysctl -w user.max_user_namespaces="), "should say how to fix it: {line}");
+    let [errno, setting, fix] = says::USER_NAMESPACES_DISABLED;
+    assert!(line.contains(errno), "{line}");
+    assert!(line.contains(setting), "should name the setting: {line}");
+    assert!(line.contains(fix), "should say how to fix it: {line}");
     assert_eq!(std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap(), before);
 }
 
@@ -531,26 +527,21 @@ pub fn user_namespaces_disabled(step: Step) {
 // Every check runs the step inside a throwaway network namespace (`unshare --net`, in the Step's
 // `wrap`, or here), so the bridge and veths it makes never touch the machine's own network.
 
-/// Run `script` with `sh -c` inside a throwaway network namespace; `$STEP` is the step's argv.
-fn in_throwaway_netns(step: Step, script: &str) -> Out {
-    let argv = step.argv(&[]);
-    let inner: Vec<&str> =
-        argv.iter().map(String::as_str).skip_while(|a| *a == "unshare" || *a == "--net").collect();
-    let step_cmd = inner.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" ");
-    let script = format!("STEP=\"{step_cmd}\"\n{script}");
-    run(&["unshare", "--net", "sh", "-c", &script])
+/// Run `script` with `sh -c` inside a throwaway network namespace, with `env` set; `"$@"` is the
+/// step (without its own wrap: the namespace is this one).
+fn in_throwaway_netns(step: Step, script: &str, env: &[(&str, &str)]) -> Out {
+    let mut argv: Vec<String> = ["unshare", "--net", "sh", "-c", script, "sh"].map(String::from).to_vec();
+    argv.extend(Step { wrap: &[], ..step }.argv(&[]));
+    run_with_env(&argv, env)
 }
 
 /// Inside: exactly `lo` and `eth0` are up; eth0 has an address in the bridge's subnet, and the
 /// default route goes through the bridge, which the container reaches.
 pub fn network_inside(step: Step) {
-    if !step.may_run() {
+    if !step.may_run() || !installed_or_skip(&["ip", "ping"]) {
         return;
     }
-    let script = "ip -o link show up | cut -d: -f2 | cut -d@ -f1 | tr -d ' ' | tr '\\n' ' '; echo
-                  ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4
-                  ip route show default
-                  ping -c1 -W2 192.168.10.1 >/dev/null && echo reached-bridge";
+    let script = include_str!("../scripts/network-inside.sh");
     let out = step.run(&["-q", "sh", "-c", script]);
     out.assert_status(0);
     let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
@@ -569,15 +560,7 @@ pub fn network_narrated(step: Step) {
     }
     let out = step.run(&["true"]);
     out.assert_status(0);
-    for expected in [
-        "child: network before setup: lo (down)",
-        "parent: ip link add lxcbr0 type bridge",
-        "parent: ip addr add 192.168.10.1/24 dev lxcbr0",
-        "type veth peer name eth0 netns ",
-        "child: ip link set lo up",
-        "child: ip route add default via 192.168.10.1",
-        "child: network after setup: lo (up), eth0 (up)",
-    ] {
+    for expected in says::NETWORK {
         assert!(out.stderr.contains(expected), "narration should include '{expected}'\n{out:#?}");
     }
 }
@@ -601,52 +584,27 @@ pub fn network_options(step: Step) {
     ]);
     out.assert_status(0);
     assert_eq!(out.stdout, "10.99.3.7/16\ndefault via 10.99.0.1\n", "{out:#?}");
-    for (args, says) in [
-        (["--subnet", "10.0.0.0"], "--subnet 10.0.0.0: expected an IPv4 subnet"),
-        (["--ip", "192.168.11.5"], "--ip 192.168.11.5: not a free host address"),
-        (["--ip", "192.168.10.1"], "--ip 192.168.10.1: not a free host address"),
-        (["--bridge", "a-name-far-too-long"], "not an interface name"),
-    ] {
+    for (args, error) in says::BAD_NETWORK_OPTIONS {
         let out = step.run(&[args[0], args[1], "true"]);
         out.assert_status(125);
         let line = one_error_line(&out);
-        assert!(line.contains(says), "{line}");
-        assert!(!out.stderr.contains("started container"), "{out:#?}");
+        assert!(line.contains(error), "{line}");
+        assert!(!out.stderr.contains(says::STARTED_CONTAINER), "{out:#?}");
     }
 }
 
 /// Two containers at once get different addresses and reach each other; once they have
 /// exited, no veth is left (the kernel removes it with the container's network namespace).
 pub fn two_containers_reach_each_other(step: Step) {
-    if !root_or_skip("a throwaway network namespace needs root") {
+    if !root_or_skip("a throwaway network namespace needs root") || !installed_or_skip(&["ip", "ping"]) {
         return;
     }
-    let dir = crate::shared_tmp().join(format!("two-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let d = dir.display();
-    // Each loop is bounded: at most 200 waits of 50 ms.
-    let a = format!(
-        "ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4 | cut -d/ -f1 > {d}/a.tmp && mv {d}/a.tmp {d}/a
-         i=0; while [ ! -e {d}/done ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done"
-    );
-    let b = format!(
-        "i=0; while [ ! -e {d}/a ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-         a=$(cat {d}/a); echo \"a $a\"
-         echo \"b $(ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4 | cut -d/ -f1)\"
-         ping -c1 -W2 \"$a\" >/dev/null && echo b-reached-a
-         touch {d}/done"
-    );
-    std::fs::write(dir.join("a.sh"), a).unwrap();
-    std::fs::write(dir.join("b.sh"), b).unwrap();
-    let script = format!(
-        "eval \"$STEP -q sh {d}/a.sh\" &
-         eval \"$STEP -q sh {d}/b.sh\"
-         wait
-         i=0; while ip -o link | grep -q 'veth' && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-         ip -o link | grep -c 'veth' || true
-         ip -o link show lxcbr0 >/dev/null && echo bridge-kept"
-    );
-    let out = in_throwaway_netns(step, &script);
+    // The two containers meet in a directory of ours; root inside them is root outside too.
+    let dir = crate::fresh_dir("two-containers");
+    std::fs::write(dir.join("a.sh"), include_str!("../scripts/two-containers-a.sh")).unwrap();
+    std::fs::write(dir.join("b.sh"), include_str!("../scripts/two-containers-b.sh")).unwrap();
+    let script = include_str!("../scripts/two-containers.sh");
+    let out = in_throwaway_netns(step, script, &[("DIR", dir.to_str().unwrap())]);
     let _ = std::fs::remove_dir_all(&dir);
     out.assert_status(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -662,15 +620,11 @@ pub fn two_containers_reach_each_other(step: Step) {
 
 /// Five containers at once all reach the bridge, each with an address of its own.
 pub fn five_at_once(step: Step) {
-    if !root_or_skip("a throwaway network namespace needs root") {
+    if !root_or_skip("a throwaway network namespace needs root") || !installed_or_skip(&["ip", "ping"]) {
         return;
     }
-    let script = "for i in 1 2 3 4 5; do
-                      eval \"$STEP -q sh -c 'sleep 0.3; ping -c1 -W2 192.168.10.1 >/dev/null && \
-                            ip -4 -o addr show dev eth0 | tr -s \\\" \\\" | cut -d\\\" \\\" -f4'\" &
-                  done
-                  wait";
-    let out = in_throwaway_netns(step, script);
+    let script = include_str!("../scripts/five-at-once.sh");
+    let out = in_throwaway_netns(step, script, &[]);
     out.assert_status(0);
     let mut addresses: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(addresses.len(), 5, "all five should reach the bridge\n{out:#?}");
@@ -682,7 +636,7 @@ pub fn five_at_once(step: Step) {
 /// Run by an ordinary user, the step still runs, with `lo` only (up), says why in one line, and
 /// exits with the command's status.
 pub fn lo_only_without_root(step: Step) {
-    if !root_or_skip("a throwaway network namespace needs root") {
+    if !root_or_skip("a throwaway network namespace needs root") || !installed_or_skip(&["ip", "setpriv"]) {
         return;
     }
     let nobody = Step { as_nobody: true, ..step };
@@ -693,12 +647,20 @@ pub fn lo_only_without_root(step: Step) {
     ]);
     out.assert_status(3);
     assert_eq!(out.stdout, "lo\n1\n", "only lo, and up\n{out:#?}");
-    let why: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no network link")).collect();
+    let why: Vec<&str> = out.stderr.lines().filter(|l| l.contains(says::NO_NETWORK_LINK)).collect();
     assert_eq!(why.len(), 1, "{out:#?}");
-    assert!(why[0].contains("CAP_NET_ADMIN") && why[0].contains("sudo"), "{}", why[0]);
+    let [capability, how] = says::NO_NETWORK_LINK_WHY;
+    assert!(why[0].contains(capability) && why[0].contains(how), "{}", why[0]);
 }
 
 // step07: bridge and option checks (net-netlink)
+
+/// Like [`in_throwaway_netns`], for scripts that name the step as `$STEP` (run with `eval`).
+fn in_netns_naming_step(step: Step, script: &str) -> Out {
+    let argv = Step { wrap: &[], ..step }.argv(&[]);
+    let step_cmd = argv.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" ");
+    in_throwaway_netns(step, &format!("STEP=\"{step_cmd}\"\n{script}"), &[])
+}
 
 /// With no `ip` anywhere in PATH, the step still connects the container: it asks the kernel
 /// over rtnetlink itself. (The command gets PATH back to run `ip` inside.)
@@ -706,14 +668,13 @@ pub fn works_without_ip(step: Step) {
     if !root_or_skip("a throwaway network namespace needs root") {
         return;
     }
-    let empty = crate::shared_tmp().join("empty-path");
-    std::fs::create_dir_all(&empty).unwrap();
+    let empty = crate::fresh_dir("empty-path");
     let script = format!(
         "(PATH={}; eval \"$STEP -q /bin/sh -c 'PATH=/usr/sbin:/usr/bin:/sbin:/bin; \
          ip -4 -o addr show dev eth0 | tr -s \\\" \\\" | cut -d\\\" \\\" -f4'\"); echo status $?",
         empty.display()
     );
-    let out = in_throwaway_netns(step, &script);
+    let out = in_netns_naming_step(step, &script);
     out.assert_status(0);
     assert_eq!(out.stdout, "192.168.10.2/24\nstatus 0\n", "{out:#?}");
 }
@@ -733,7 +694,7 @@ pub fn bridge_name_errors(step: Step) {
             "name=$(printf '%b' '{name}'); eval \"$STEP --bridge \\\"\\$name\\\" true\"; echo \"status $?\"
              ip -o link | grep -vc ': lo:' || true"
         );
-        let out = in_throwaway_netns(step, &script);
+        let out = in_netns_naming_step(step, &script);
         assert_eq!(out.stdout, "status 125\n0\n", "--bridge {name:?}: 125 and nothing made\n{out:#?}");
         let line = one_error_line(&out);
         assert!(line.contains("--bridge") && line.contains("not an interface name"), "{line}");
@@ -766,7 +727,7 @@ pub fn half_made_bridge_is_completed(step: Step) {
              ip -4 -o addr show dev lxcbr0 | tr -s ' ' | cut -d' ' -f4
              ip -o link show lxcbr0 | grep -q '[<,]UP[,>]' && echo bridge-up"
         );
-        let out = in_throwaway_netns(step, &script);
+        let out = in_netns_naming_step(step, &script);
         assert_eq!(out.stdout, "reached\nstatus 0\n192.168.10.1/24\nbridge-up\n", "after `{made}`\n{out:#?}");
         for line in narrated {
             assert!(out.stderr.contains(line), "should narrate '{line}'\n{out:#?}");
@@ -796,7 +757,7 @@ pub fn foreign_bridge_refused(step: Step) {
              ip -o link | grep -vc ': l' || true
              ip -4 -o addr | tr -s ' ' | cut -d' ' -f2,4 | grep -v '^lo '"
         );
-        let out = in_throwaway_netns(step, &script);
+        let out = in_netns_naming_step(step, &script);
         assert_eq!(out.stdout, "status 125\n0\nlxcbr0 192.168.10.1/24\n", "{args}\n{out:#?}");
         let line = one_error_line(&out);
         for part in says {
@@ -813,8 +774,7 @@ pub fn bridges_sharing_a_prefix(step: Step) {
     if !root_or_skip("a throwaway network namespace needs root") {
         return;
     }
-    let dir = crate::shared_tmp().join(format!("prefix-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::fresh_dir("prefix");
     let d = dir.display();
     // Each loop is bounded: at most 200 waits of 50 ms.
     let a = format!(
@@ -830,7 +790,7 @@ pub fn bridges_sharing_a_prefix(step: Step) {
          i=0; while ip -o link | grep -q veth && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
          ip -o link | grep -c veth || true"
     );
-    let out = in_throwaway_netns(step, &script);
+    let out = in_netns_naming_step(step, &script);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.stdout, "b-reached\nstatus 0\n0\n", "{out:#?}");
 }
@@ -847,7 +807,7 @@ pub fn unusable_subnets_refused(step: Step) {
         let script = format!(
             "eval \"$STEP --subnet {subnet} true\"; echo \"status $?\"; ip -o link | grep -vc ': lo:' || true"
         );
-        let out = in_throwaway_netns(step, &script);
+        let out = in_netns_naming_step(step, &script);
         assert_eq!(out.stdout, "status 125\n0\n", "--subnet {subnet}\n{out:#?}");
         let line = one_error_line(&out);
         assert!(line.contains(&format!("--subnet {subnet}: not a subnet of ordinary addresses")), "{line}");
@@ -867,6 +827,6 @@ pub fn big_subnet_in_little_memory(step: Step) {
                             sh -c 'ip -4 -o addr show dev eth0 | tr -s \\\" \\\" | cut -d\\\" \\\" -f4'\"
                       echo \"status $?\"
                   done";
-    let out = in_throwaway_netns(step, script);
+    let out = in_netns_naming_step(step, script);
     assert_eq!(out.stdout, "10.0.0.2/8\nstatus 0\n10.200.3.7/8\nstatus 0\n", "{out:#?}");
 }

@@ -6,7 +6,8 @@
 //! no check asserts how long anything took.
 
 use crate::checks::one_error_line;
-use crate::{children, root_or_skip, run, Out, Running, Step};
+use crate::wording as says;
+use crate::{children, installed_or_skip, root_or_skip, run, Out, Running, Step};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::Path;
@@ -85,11 +86,7 @@ pub fn forwards_each_signal(step: Step) {
     if !step.may_run() {
         return;
     }
-    // sh runs a trap between two commands, so the loop's short sleeps let it run soon; the
-    // sleeps run in the foreground, so none is left behind.
-    let script = "for s in INT HUP QUIT TERM; do trap \"echo got $s; exit 42\" $s; done
-                  echo ready
-                  while :; do sleep 0.1; done";
+    let script = include_str!("../scripts/trap-each-signal.sh");
     for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGTERM] {
         let running = start(step, &[], script);
         signal(running.pid(), sig);
@@ -97,10 +94,7 @@ pub fn forwards_each_signal(step: Step) {
         out.assert_status(42);
         let name = sig.as_str().trim_start_matches("SIG");
         assert_eq!(out.stdout, format!("got {name}\n"), "{out:#?}");
-        assert!(
-            out.stderr.contains(&format!("parent: got {sig}; forwarding it to the container")),
-            "{out:#?}"
-        );
+        assert!(out.stderr.contains(&says::forwarding(sig)), "{out:#?}");
     }
 }
 
@@ -113,8 +107,8 @@ pub fn sigterm_ends_command(step: Step) {
     signal(running.pid(), Signal::SIGTERM);
     let out = wait_or_kill(running);
     out.assert_status(128 + 15);
-    assert!(out.stderr.contains("container was killed by SIGTERM"), "{out:#?}");
-    assert!(!out.stderr.contains("sending SIGKILL"), "{out:#?}");
+    assert!(out.stderr.contains(&says::killed_by("SIGTERM")), "{out:#?}");
+    assert!(!out.stderr.contains(says::SENDING_SIGKILL), "{out:#?}");
 }
 
 /// Step 04 on: `sleep` as PID 1 has no handler, so the kernel drops SIGTERM; after
@@ -127,12 +121,9 @@ pub fn pid1_ignores_sigterm_so_sigkill(step: Step) {
     signal(running.pid(), Signal::SIGTERM);
     let out = wait_or_kill(running);
     out.assert_status(128 + 9);
-    assert!(out.stderr.contains("parent: got SIGTERM; forwarding it to the container"), "{out:#?}");
-    assert!(
-        out.stderr.contains("container still running 500ms after the signal; sending SIGKILL"),
-        "{out:#?}"
-    );
-    assert!(out.stderr.contains("container was killed by SIGKILL"), "{out:#?}");
+    assert!(out.stderr.contains(&says::forwarding("SIGTERM")), "{out:#?}");
+    assert!(out.stderr.contains(&says::still_running_after(500)), "{out:#?}");
+    assert!(out.stderr.contains(&says::killed_by("SIGKILL")), "{out:#?}");
 }
 
 /// Step 04 on, with `--init`: the command is PID 2, so SIGTERM ends it at once, and the step
@@ -145,8 +136,8 @@ pub fn init_forwards_sigterm(step: Step) {
     signal(running.pid(), Signal::SIGTERM);
     let out = wait_or_kill(running);
     out.assert_status(128 + 15);
-    assert!(out.stderr.contains("init: got SIGTERM; forwarding it to sh (PID 2)"), "{out:#?}");
-    assert!(!out.stderr.contains("sending SIGKILL"), "{out:#?}");
+    assert!(out.stderr.contains(&says::init_forwarding("SIGTERM", "sh", 2)), "{out:#?}");
+    assert!(!out.stderr.contains(says::SENDING_SIGKILL), "{out:#?}");
 }
 
 // --- Parent death ---------------------------------------------------------------------------
@@ -207,7 +198,9 @@ pub fn parent_dies_before_pdeathsig(step: Step) {
     if !step.may_run() {
         return;
     }
-    if !root_or_skip("strace attaches to the step, which needs ptrace rights") {
+    if !root_or_skip("strace attaches to the step, which needs ptrace rights")
+        || !installed_or_skip(&["strace"])
+    {
         return;
     }
     let mut argv: Vec<String> = [
@@ -230,7 +223,7 @@ pub fn parent_dies_before_pdeathsig(step: Step) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("could not start strace: install it (apt-get install strace)");
+        .expect("could not start strace");
     // The step is strace's child (after any wrappers exec'd), and the container the step's child.
     let mut step_pid = 0;
     let mut container = 0;
@@ -318,7 +311,7 @@ pub fn init_exit_statuses(step: Step) {
     step.run(&["-q", "--init", "sh", "-c", "exit 7"]).assert_status(7);
     let out = step.run(&["--init", "no-such-command-anywhere"]);
     out.assert_status(127);
-    assert!(one_error_line(&out).contains("no-such-command-anywhere: command not found"), "{out:#?}");
+    assert!(one_error_line(&out).contains(&says::command_not_found("no-such-command-anywhere")), "{out:#?}");
     let out = step.run(&["-q", "--init", "sh", "-c", "kill -TERM $$"]);
     out.assert_status(128 + 15);
 }
@@ -327,25 +320,20 @@ pub fn init_exit_statuses(step: Step) {
 
 /// Bad option values: one line naming the option, 125, and nothing started.
 pub fn bad_option_values(step: Step) {
-    for (args, says) in [
-        (&["--stop-timeout", "soon", "true"][..], "--stop-timeout takes a number of seconds"),
-        (&["--stop-timeout", "-1", "true"][..], "--stop-timeout takes a number of seconds"),
-        (&["--stop-timeout"][..], "'--stop-timeout' needs a value"),
-        (&["--quiet=yes", "true"][..], "'--quiet' takes no value"),
-    ] {
+    for (args, error) in says::BAD_OPTION_VALUES {
         let out = step.run(args);
         out.assert_status(125);
         let line = one_error_line(&out);
-        assert!(line.contains(says), "{args:?}: {line}");
-        assert!(line.contains("--help"), "should point to --help: {line}");
+        assert!(line.contains(error), "{args:?}: {line}");
+        assert!(line.contains(says::SEE_HELP), "should point to --help: {line}");
         assert_eq!(out.stdout, "");
-        assert!(!out.stderr.contains("started container"), "{out:#?}");
+        assert!(!out.stderr.contains(says::STARTED_CONTAINER), "{out:#?}");
     }
 }
 
 /// With no /proc mounted (inside a throwaway `unshare --mount`), the step still runs.
 pub fn works_without_proc(step: Step) {
-    if !step.may_run() || !root_or_skip("unshare --mount needs root") {
+    if !step.may_run() || !root_or_skip("unshare --mount needs root") || !installed_or_skip(&["unshare"]) {
         return;
     }
     let mut argv: Vec<String> =
@@ -360,11 +348,13 @@ pub fn works_without_proc(step: Step) {
 /// From step06 on, the parent writes the child's ID maps under /proc/PID: with no /proc it
 /// says so in one line, 125, and leaves no process behind.
 pub fn without_proc_says_so(step: Step) {
-    if !step.may_run() || !root_or_skip("unshare --mount needs root") {
+    if !step.may_run()
+        || !root_or_skip("unshare --mount needs root")
+        || !installed_or_skip(&["unshare", "ps"])
+    {
         return;
     }
-    let script = "umount -l /proc && \"$@\"; echo \"status $?\"; mount -t proc proc /proc && \
-                  ps -e -o stat= | grep -c Z || true";
+    let script = include_str!("../scripts/without-proc.sh");
     let mut argv: Vec<String> =
         ["unshare", "--mount", "--pid", "--fork", "sh", "-c", script, "sh"].map(String::from).to_vec();
     argv.extend(step.argv(&["sh", "-c", "echo should-not-run"]));
@@ -372,7 +362,8 @@ pub fn without_proc_says_so(step: Step) {
     out.assert_status(0);
     assert_eq!(out.stdout, "status 125\n0\n", "125, and no zombie left\n{out:#?}");
     let line = one_error_line(&out);
-    assert!(line.contains("/proc is not mounted") && line.contains("mount -t proc proc /proc"), "{line}");
+    let [missing, fix] = says::NO_PROC;
+    assert!(line.contains(missing) && line.contains(fix), "{line}");
 }
 
 // --- Concurrency ----------------------------------------------------------------------------
@@ -416,7 +407,8 @@ pub fn ten_at_once(step: Step, args: &[&str]) {
 /// `tools/soak N STEP`: N runs of the step in throwaway namespaces leave nothing behind in the
 /// outer mount table, IPC objects, interfaces or process table, and no zombies.
 pub fn soak(step: Step, runs: u32) {
-    if !root_or_skip("tools/soak makes throwaway namespaces with unshare") {
+    if !root_or_skip("tools/soak makes throwaway namespaces with unshare") || !installed_or_skip(&["unshare"])
+    {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/soak");

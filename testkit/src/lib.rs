@@ -5,26 +5,38 @@
 //! from inside, and `/proc/PID/ns/*`, `nsenter` and the host's state from outside.
 //!
 //! [`checks`] holds the checks themselves, so that a later step's tests can run every check
-//! an earlier step established with one line each.
+//! an earlier step established with one line each; [`wording`], what the steps say, which the
+//! checks look for. Their longer shell scripts are in `testkit/scripts/`.
+//!
+//! The tests run as root on shared machines, so what they leave to other users is kept small:
+//! their files are in directories made new for them ([`tmp`]), and a step run as nobody gets
+//! a minimal environment ([`NOBODY`]). [`replay`] replays attacks on that, as tests.
 
 pub mod attacks;
 pub mod cgroup_time;
 pub mod checks;
 pub mod hardening;
+pub mod replay;
+pub mod tmp;
+pub mod wording;
+
+pub use tmp::{fresh_dir, fresh_dir_for_nobody};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// How to run one step's binary in a test.
 #[derive(Clone, Copy)]
 pub struct Step {
     /// `env!("CARGO_BIN_EXE_stepNN-x")`.
     pub bin: &'static str,
-    /// Commands to run the step under, e.g. `&["unshare", "--net"]` for step07.
+    /// Commands to run the step under when the tests run as root, e.g. `&["unshare", "--net"]`
+    /// for step07: a throwaway network namespace for the bridge it makes. Only root may make
+    /// one; run by an ordinary user, step07 changes no network, and runs without it.
     pub wrap: &'static [&'static str],
     /// Run the step as `nobody` (when the test runs as root): step06 onwards needs no root.
     pub as_nobody: bool,
@@ -48,14 +60,30 @@ impl Step {
         Step { bin, wrap: &[], as_nobody: true, needs_root: false }
     }
 
-    /// Whether a test of this step may run here; see [`root_or_skip`].
+    /// Whether a test of this step may run here: as root ([`root_or_skip`]), and with the
+    /// programs it is run under installed ([`installed_or_skip`]).
     pub fn may_run(&self) -> bool {
-        !self.needs_root || root_or_skip("this step creates namespaces, which needs CAP_SYS_ADMIN")
+        if self.needs_root && !root_or_skip("this step creates namespaces, which needs CAP_SYS_ADMIN") {
+            return false;
+        }
+        let mut tools: Vec<&str> = self.wrap.iter().take(1).copied().collect();
+        if self.wrap.contains(&"--net") {
+            // A step that needs a throwaway network namespace is one that makes a network
+            // (step07), and it makes its bridge and veth pair with `ip`.
+            tools.push("ip");
+        }
+        if self.as_nobody && is_root() {
+            tools.push("setpriv");
+        }
+        installed_or_skip(&tools)
     }
 
     /// The full argv that runs the step with `args`.
     pub fn argv(&self, args: &[&str]) -> Vec<String> {
-        let mut argv: Vec<String> = self.wrap.iter().map(|s| s.to_string()).collect();
+        let mut argv: Vec<String> = Vec::new();
+        if is_root() {
+            argv.extend(self.wrap.iter().map(|s| s.to_string()));
+        }
         let mut bin = self.bin.to_string();
         if self.as_nobody && is_root() {
             argv.extend(NOBODY.iter().map(|s| s.to_string()));
@@ -74,8 +102,7 @@ impl Step {
     /// Like [`Step::start`], with fds 0, 1 and 2 only, whatever this test process inherited:
     /// a bash closes the rest, then execs the step.
     pub fn start_with_standard_fds_only(&self, args: &[&str]) -> Running {
-        let close_the_rest =
-            "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done; exec \"$@\"";
+        let close_the_rest = include_str!("../scripts/close-fds-then-exec.sh");
         let mut argv: Vec<String> = ["bash", "-c", close_the_rest, "bash"].map(String::from).to_vec();
         argv.extend(self.argv(args));
         argv.extend(WAIT_FOR_STDIN.map(String::from));
@@ -93,8 +120,41 @@ impl Step {
 /// A command that prints `ready`, then waits for its stdin to close, for [`Running::start`].
 pub const WAIT_FOR_STDIN: [&str; 3] = ["sh", "-c", "echo ready; read _; exit 0"];
 
-/// `setpriv` arguments that drop to nobody, with no supplementary groups.
-pub const NOBODY: [&str; 4] = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+// A macro rather than a const, so that NOBODY below can be spelled with concat!.
+macro_rules! system_path {
+    () => {
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    };
+}
+/// The PATH a process started as nobody gets: the system's directories, nothing of root's.
+pub const SYSTEM_PATH: &str = system_path!();
+
+/// The argv prefix that runs a command as nobody (uid and gid 65534, no supplementary groups)
+/// with a minimal environment. `env -i` first: root's environment (its HOME, tokens, proxies,
+/// whatever the shell that ran the tests had) must not pass to a process that nobody owns,
+/// which could read it in /proc/PID/environ.
+pub const NOBODY: [&str; 9] = [
+    "env",
+    "-i",
+    concat!("PATH=", system_path!()),
+    "HOME=/",
+    "LANG=C",
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+];
+
+/// [`NOBODY`], with another PATH.
+pub fn nobody_with_path(path: &str) -> Vec<String> {
+    NOBODY
+        .iter()
+        .map(|arg| match arg.starts_with("PATH=") {
+            true => format!("PATH={path}"),
+            false => arg.to_string(),
+        })
+        .collect()
+}
 
 /// What a finished process printed, and how it ended.
 #[derive(Debug)]
@@ -126,9 +186,15 @@ fn status_of(status: std::process::ExitStatus) -> i32 {
 
 /// Run `argv` with empty stdin and collect what it printed.
 pub fn run(argv: &[impl AsRef<str>]) -> Out {
+    run_with_env(argv, &[])
+}
+
+/// Like [`run`], with these variables added to the environment.
+pub fn run_with_env(argv: &[impl AsRef<str>], env: &[(&str, &str)]) -> Out {
     let argv: Vec<&str> = argv.iter().map(AsRef::as_ref).collect();
     let out = Command::new(argv[0])
         .args(&argv[1..])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("could not start {argv:?}: {e}"));
@@ -265,8 +331,51 @@ pub fn root_or_skip(why: &str) -> bool {
     false
 }
 
+/// For a test that needs programs: true if every one of `tools` is installed. Otherwise it
+/// prints which Debian package to install and returns false, except under CI, where it fails.
+pub fn installed_or_skip(tools: &[&str]) -> bool {
+    let path = format!("{}:{SYSTEM_PATH}", std::env::var("PATH").unwrap_or_default());
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|tool| !path.split(':').any(|dir| Path::new(dir).join(tool).is_file()))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let install: Vec<String> =
+        missing.iter().map(|tool| format!("{tool} (apt-get install {})", debian_package(tool))).collect();
+    let install = install.join(", ");
+    if std::env::var_os("CI").is_some() {
+        panic!("this test needs {install}, and CI must run every test: install it");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "note: {} skipped a check: it needs {install}",
+        std::thread::current().name().unwrap_or("a test")
+    );
+    false
+}
+
+/// The Debian package that has `tool`.
+fn debian_package(tool: &str) -> &'static str {
+    match tool {
+        "unshare" | "nsenter" | "setpriv" | "ipcmk" | "ipcs" | "lsns" | "findmnt" => "util-linux",
+        "mount" | "umount" => "mount",
+        "ps" | "pgrep" => "procps",
+        "ip" => "iproute2",
+        "ping" => "iputils-ping",
+        "nc" => "netcat-openbsd",
+        "strace" => "strace",
+        "script" => "bsdutils",
+        "hostname" => "hostname",
+        _ => "the package that has it",
+    }
+}
+
 /// A path to `bin` that nobody (uid 65534) can execute: the binary itself if every directory
-/// above it is searchable by others, or else a copy under /tmp.
+/// above it is searchable by others, or else a copy in a directory of the test's that nobody
+/// may read ([`fresh_dir_for_nobody`]).
 pub fn reachable_by_nobody(bin: &str) -> PathBuf {
     let path = Path::new(bin);
     let open = path
@@ -276,47 +385,25 @@ pub fn reachable_by_nobody(bin: &str) -> PathBuf {
     if open {
         return path.to_path_buf();
     }
-    let dir = shared_tmp();
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    static COPYING: Mutex<()> = Mutex::new(());
+    let dir = DIR.get_or_init(|| fresh_dir_for_nobody("bin"));
     let copy = dir.join(path.file_name().unwrap());
+    // Tests run in threads: one copies, the others wait for it.
+    let _one_at_a_time = COPYING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if !copy.exists() {
-        let tmp =
-            dir.join(format!(".{}.{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
-        std::fs::copy(path, &tmp).unwrap();
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::rename(&tmp, &copy).unwrap();
+        std::fs::copy(path, &copy).unwrap_or_else(|e| panic!("copying {bin}: {e}"));
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     copy
-}
-
-/// A directory under /tmp for this test process, readable by everyone. Directories that
-/// earlier test processes left there are removed once those processes are gone.
-pub fn shared_tmp() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let top = PathBuf::from(format!("/tmp/namespaces-tests-{}", nix::unistd::geteuid()));
-        let top = top.as_path();
-        std::fs::create_dir_all(top).unwrap();
-        let _ = std::fs::set_permissions(top, std::fs::Permissions::from_mode(0o755));
-        for entry in std::fs::read_dir(top).unwrap().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let alive = name.parse::<u32>().map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
-            if !alive {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-        let dir = top.join(std::process::id().to_string());
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        dir
-    })
-    .clone()
 }
 
 /// A root filesystem built by `tools/mkrootfs`, once per test process, readable by everyone.
 pub fn rootfs() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = shared_tmp().join("rootfs");
+        // A new, empty directory of ours: mkrootfs refuses any other, and opens it to others.
+        let dir = fresh_dir("rootfs");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/mkrootfs");
         let out = run(&[script.to_str().unwrap(), dir.to_str().unwrap()]);
         assert_eq!(out.status, 0, "tools/mkrootfs failed: {out:#?}");

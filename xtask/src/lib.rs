@@ -19,6 +19,9 @@ pub mod reset;
 pub mod sandbox;
 pub mod transcripts;
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The workspace's root directory.
@@ -46,4 +49,52 @@ pub fn steps(root: &Path) -> anyhow::Result<Vec<String>> {
 /// `step04-pid` -> `step04`.
 pub fn short_name(step: &str) -> &str {
     &step[..6]
+}
+
+/// A directory made new by mkdtemp(3) in /tmp (or `$TMPDIR`), mode 0700, removed when dropped.
+///
+/// `cargo xtask transcripts` runs as root on machines where others log in, and anyone may
+/// create a file in /tmp. A name known in advance could already be someone else's directory,
+/// or a symlink to one, and root would then write there and run what it finds. mkdtemp picks
+/// an unused name and fails rather than reuse anything that exists.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// A new directory named `PREFIX` and six random characters.
+    pub fn new(prefix: &str) -> anyhow::Result<TempDir> {
+        let root = std::env::temp_dir();
+        let meta = std::fs::metadata(&root)?;
+        let others_may_write = meta.mode() & 0o022 != 0;
+        let owner_ok = meta.uid() == 0 || meta.uid() == nix::unistd::geteuid().as_raw();
+        // Others who may write to it may rename our directory and put a symlink in its place,
+        // unless it is sticky, as /tmp is.
+        anyhow::ensure!(
+            owner_ok && (!others_may_write || meta.mode() & 0o1000 != 0),
+            "{} (TMPDIR) must belong to root or to you, and be sticky if others may write to it",
+            root.display()
+        );
+        let mut template = root.join(prefix).into_os_string().into_vec();
+        template.extend_from_slice(b"XXXXXX\0");
+        // SAFETY: `template` is a NUL-terminated buffer that lives through the call; mkdtemp
+        // only replaces the six Xs in it, in place.
+        let made = unsafe { nix::libc::mkdtemp(template.as_mut_ptr().cast()) };
+        if made.is_null() {
+            let err = std::io::Error::last_os_error();
+            anyhow::bail!("mkdtemp in {}: {err}", root.display());
+        }
+        template.pop(); // the NUL
+        Ok(TempDir { path: PathBuf::from(OsString::from_vec(template)) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
 }

@@ -129,9 +129,8 @@ mod tests {
 
     #[test]
     fn finds_broken_links_and_fragments() {
-        let dir = std::env::temp_dir().join(format!("linkcheck-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let dir = testkit::fresh_dir("linkcheck-test");
+        std::fs::create_dir(dir.join("sub")).unwrap();
         std::fs::write(dir.join("a.html"), r##"<h1 id="top">A</h1><a href="sub/b.html#here">b</a> <a href="https://x.org/">x</a> <a href="#top">t</a>"##).unwrap();
         std::fs::write(
             dir.join("sub/b.html"),
@@ -144,6 +143,21 @@ mod tests {
         assert!(problems[0].contains("unresolved"), "{problems:#?}");
         assert!(problems[1].contains("no id \"gone\""), "{problems:#?}");
         assert!(problems[2].contains("missing.svg"), "{problems:#?}");
+    }
+
+    /// nobody makes the directory this test used, `/tmp/linkcheck-test-PID`, before it runs as
+    /// root: the test must neither write there nor remove what nobody put there.
+    #[test]
+    fn test_directory_made_first_by_nobody_is_not_used() {
+        let attack = testkit::replay::Attack {
+            victim: ":",
+            plant: "mkdir -m 777 /tmp/linkcheck-test-$1 && echo nobodys > /tmp/linkcheck-test-$1/marker",
+        };
+        let test = "linkcheck::tests::finds_broken_links_and_fragments";
+        if let Some(replayed) = testkit::replay::replay(&attack, test) {
+            assert_eq!(replayed.status, 0, "{}", replayed.out.stderr);
+            assert!(replayed.changes.is_empty(), "{:#?}", replayed.changes);
+        }
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!   (all of them by default; as root) and write book/src/transcripts/NAME.txt;
 //! - `cargo xtask linkcheck [DIR]`: check the built book (default book/book) for broken local
 //!   links and unresolved `{{#` directives;
-//! - `cargo xtask check-book`: `mdbook build book`, failing on any warning, then `linkcheck`
-//!   (what CI runs);
+//! - `cargo xtask check-book`: `mdbook build book` (or `$MDBOOK build book`), failing on any
+//!   warning, then `linkcheck` (what CI runs);
 //! - `cargo xtask book`: regenerate the diffs and transcripts, then `check-book`;
 //! - `cargo xtask doctor`: which steps run here, as you, with sudo and in the sandbox, and
 //!   for those that cannot, why and the command that fixes it;
@@ -110,7 +110,10 @@ fn cmd_book() -> Result<()> {
 }
 
 fn build_book(book: &Path) -> Result<()> {
-    let out = Command::new("mdbook")
+    // `.ci/run` names the mdBook it installed and checked, so that another one found earlier in
+    // PATH cannot stand in for it.
+    let mdbook = std::env::var_os("MDBOOK").unwrap_or_else(|| "mdbook".into());
+    let out = Command::new(mdbook)
         .arg("build")
         .arg(book)
         .output()

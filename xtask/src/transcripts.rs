@@ -13,10 +13,18 @@
 //!
 //! All the commands of a script run one after the other in one `bash`, in a scratch directory
 //! holding `target/debug/` (copies of the step binaries) and `tools/`, so that the paths read
-//! as they do in the workspace. stdout and stderr go into one pipe, as on a terminal.
+//! as they do in the workspace. stdout and stderr go into one pipe, as on a terminal. The
+//! environment is a minimal one (PATH, HOME=/, LC_ALL=C), the same on every machine, and with
+//! nothing of root's for the scripts that run as nobody.
 //!
 //! The transcripts are made as root. `sudo` there is a stand-in that runs its command
 //! directly (root needs no sudo, and CI machines have none installed).
+//!
+//! The scratch directory is made new by mkdtemp ([`crate::TempDir`]), and only the scripts
+//! run as nobody may read it. Each script runs in a process group of its own, which is ended
+//! once the script is done, with every container it left; and if we are asked to stop
+//! (Ctrl-C, SIGTERM, SIGHUP) while it runs, the group is ended and the scratch directory
+//! removed before we stop.
 //!
 //! What changes from run to run is replaced ([`normalise`]): the host's hostname (on a line of its
 //! own) by `<hostname>`, host PIDs by `<pid>` (also in a cgroup's name, `step08-cgroup-<pid>`), namespace
@@ -26,13 +34,16 @@
 //! `started container` line and the child's `running as PID` line come in either order, and
 //! are shown parent first ([`settle_race`]).
 
+use crate::TempDir;
 use anyhow::{bail, Context, Result};
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long one script may run before it is ended.
@@ -106,14 +117,20 @@ pub fn parse(path: &Path) -> Result<Script> {
     Ok(script)
 }
 
+/// The PATH the scripts run with, after the scratch directory's `bin/`: the system's.
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Run `script` with the binaries in `bin_dir` (a `target/debug`) and return its transcript.
 pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
-    let scratch = Scratch::new(root, bin_dir, &script.name)?;
+    // From here on, Ctrl-C ends the script and removes the scratch directory, then us.
+    let stop_signals = StopSignals::catch()?;
+    let scratch = Scratch::new(root, bin_dir, script)?;
+    let dir = scratch.dir.path();
     let mut body = String::from("exec 2>&1\n");
     for (i, command) in script.commands.iter().enumerate() {
         body += &format!("printf '%s\\n' '{MARK}{i}'\n{command}\n");
     }
-    let file = scratch.dir.join("script.sh");
+    let file = dir.join("script.sh");
     std::fs::write(&file, body)?;
 
     let mut argv: Vec<String> = Vec::new();
@@ -128,13 +145,14 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
     }
     argv.push(file.display().to_string());
 
-    let path = format!("{}:{}", scratch.dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!("{}:{SYSTEM_PATH}", dir.join("bin").display());
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
-        .current_dir(&scratch.dir)
+        .current_dir(dir)
+        .env_clear()
         .env("PATH", path)
+        .env("HOME", "/")
         .env("LC_ALL", "C")
-        .env_remove("CARGO_TARGET_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -153,13 +171,21 @@ pub fn run(root: &Path, bin_dir: &Path, script: &Script) -> Result<String> {
         if let Some(status) = child.try_wait()? {
             break Some(status);
         }
+        if let Some(sig) = stop_signals.caught() {
+            // Asked to stop: end the script's group, with every container in it, remove the
+            // scratch directory, and stop as the signal would have stopped us.
+            let _ = signal::killpg(pgid, Signal::SIGKILL);
+            let _ = child.wait();
+            drop(scratch);
+            stop_signals.die_of(sig);
+        }
         if Instant::now() > deadline {
             break None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     // End whatever the script left running in the background: its process group, by its id.
-    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    let _ = signal::killpg(pgid, Signal::SIGKILL);
     let _ = child.wait();
     let out = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
     match status {
@@ -378,23 +404,77 @@ fn replace_hex_words(line: &str) -> String {
     out
 }
 
+/// The signal that asked us to stop while a script ran, or 0. A signal handler may do very
+/// little safely; storing to an atomic is one of those things.
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn note_stop(sig: nix::libc::c_int) {
+    STOP.store(sig, Ordering::SeqCst);
+}
+
+/// While a script runs, SIGINT (Ctrl-C), SIGTERM and SIGHUP do not stop us at once: they are
+/// noted, so that [`run`] can end the script's process group and remove the scratch directory
+/// first. The script's group is not the terminal's, so Ctrl-C does not reach it by itself.
+/// Dropped, the signals' previous dispositions come back.
+struct StopSignals {
+    previous: Vec<(Signal, SigAction)>,
+}
+
+impl StopSignals {
+    const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+    fn catch() -> Result<StopSignals> {
+        STOP.store(0, Ordering::SeqCst);
+        let note = SigAction::new(SigHandler::Handler(note_stop), SaFlags::SA_RESTART, SigSet::empty());
+        let mut previous = Vec::new();
+        for sig in Self::SIGNALS {
+            // SAFETY: note_stop only stores to an atomic, which is safe in a signal handler.
+            let old =
+                unsafe { signal::sigaction(sig, &note) }.with_context(|| format!("sigaction({sig})"))?;
+            previous.push((sig, old));
+        }
+        Ok(StopSignals { previous })
+    }
+
+    fn caught(&self) -> Option<Signal> {
+        Signal::try_from(STOP.load(Ordering::SeqCst)).ok()
+    }
+
+    /// Put the previous dispositions back, and stop as `sig` would have stopped us then.
+    fn die_of(self, sig: Signal) -> ! {
+        drop(self);
+        eprintln!("xtask: stopped by {sig}; the script's processes ended, its scratch directory removed");
+        let _ = signal::raise(sig);
+        // The signal was ignored before us (a background job's SIGINT): stop all the same.
+        std::process::exit(128 + sig as i32)
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        for (sig, old) in &self.previous {
+            // SAFETY: puts back the disposition that sigaction returned for this signal.
+            let _ = unsafe { signal::sigaction(*sig, old) };
+        }
+    }
+}
+
 /// A scratch directory that reads like the workspace: `target/debug/` with copies of the
 /// binaries (copies, so that `nobody` may run them wherever the workspace is), `tools/`, and
-/// `bin/sudo`. Removed when dropped.
+/// `bin/sudo`. Made new (mkdtemp), readable by others only for a script run as nobody, and
+/// removed when dropped.
 struct Scratch {
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 impl Scratch {
-    fn new(root: &Path, bin_dir: &Path, name: &str) -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("xtask-transcript-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let scratch = Scratch { dir };
-        let dir = &scratch.dir;
+    fn new(root: &Path, bin_dir: &Path, script: &Script) -> Result<Scratch> {
+        let scratch = Scratch { dir: TempDir::new(&format!("xtask-transcript-{}.", script.name))? };
+        let dir = scratch.dir.path();
         let debug = dir.join("target/debug");
         std::fs::create_dir_all(&debug)?;
-        std::fs::create_dir_all(dir.join("bin"))?;
-        std::fs::create_dir_all(dir.join("tools"))?;
+        std::fs::create_dir(dir.join("bin"))?;
+        std::fs::create_dir(dir.join("tools"))?;
         let mut names: Vec<String> = crate::steps(root)?;
         names.push("setns-enter".into());
         for name in names {
@@ -416,17 +496,14 @@ impl Scratch {
             "#!/bin/sh\n# The transcripts are made as root: run the command as it is.\n\
              [ \"$(id -u)\" = 0 ] || { echo 'sudo: the transcripts must be made as root' >&2; exit 1; }\nexec \"$@\"\n",
         )?;
-        for path in [dir.clone(), dir.join("target"), debug.clone(), dir.join("bin"), dir.join("tools")] {
+        std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755))?;
+        // mkdtemp made the top 0700: only a script run as nobody needs to read it.
+        let top = if script.as_nobody { 0o755 } else { 0o700 };
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(top))?;
+        for path in [dir.join("target"), debug, dir.join("bin"), dir.join("tools")] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
         }
-        std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755))?;
         Ok(scratch)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -507,8 +584,7 @@ mod tests {
 
     #[test]
     fn scripts_parse() {
-        let dir = std::env::temp_dir().join(format!("xtask-parse-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = testkit::fresh_dir("xtask-parse");
         let path = dir.join("stepXX.txt");
         std::fs::write(&path, "# a note\n%as nobody\n$ whoami\n\n$ echo 'a b'\n").unwrap();
         let script = parse(&path).unwrap();
@@ -519,5 +595,19 @@ mod tests {
         std::fs::write(&path, "id -u\n").unwrap();
         assert!(parse(&path).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// nobody makes the directory this test used, `/tmp/xtask-parse-PID`, before it runs as
+    /// root: the test must neither write there nor remove what nobody put there.
+    #[test]
+    fn parse_test_directory_made_first_by_nobody_is_not_used() {
+        let attack = testkit::replay::Attack {
+            victim: ":",
+            plant: "mkdir -m 777 /tmp/xtask-parse-$1 && echo nobodys > /tmp/xtask-parse-$1/marker",
+        };
+        if let Some(replayed) = testkit::replay::replay(&attack, "transcripts::tests::scripts_parse") {
+            assert_eq!(replayed.status, 0, "{}", replayed.out.stderr);
+            assert!(replayed.changes.is_empty(), "{:#?}", replayed.changes);
+        }
     }
 }

@@ -3,7 +3,6 @@
 //! conditions it cannot (AppArmor, WSL, Docker, Debian's sysctl, cgroup v2), through the pure
 //! decision function `assess`, fed with recorded machines.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use testkit::{is_root, reachable_by_nobody, root_or_skip, run, Out, NOBODY};
 use xtask::doctor::{assess, cgroups, root_shared, wsl, Cell, Cgroups, Machine, Probe, Report, Sudo};
@@ -152,9 +151,7 @@ fn user_namespaces_disabled() {
 
 /// A directory with every program of PATH but `ip`, as symlinks.
 fn path_without_ip() -> PathBuf {
-    let dir = testkit::shared_tmp().join(format!("path-without-ip-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = testkit::fresh_dir_for_nobody("path-without-ip");
     let path = std::env::var_os("PATH").unwrap();
     for entry in std::env::split_paths(&path).filter_map(|d| std::fs::read_dir(d).ok()).flatten().flatten() {
         let link = dir.join(entry.file_name());
