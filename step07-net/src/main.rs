@@ -79,7 +79,7 @@ fn container_main(args: &Args, maps: &userns::Release) -> Result<Infallible> {
     set_hostname()?;
     rootfs::make_mounts_private()?;
     match args.value("--rootfs") {
-        Some(dir) => rootfs::enter(&rootfs::check(Path::new(dir))?)?,
+        Some(dir) => rootfs::enter(Path::new(dir))?,
         None => rootfs::mount_proc()?,
     }
     // PID 1 must reap orphans and handle signals; --init puts a minimal init there for that.

@@ -55,7 +55,9 @@ pub fn mount_proc() -> Result<()> {
 // ANCHOR: rootfs
 /// The article's "mini image": mount what a root filesystem needs into `rootfs`, then make
 /// it the container's `/`.
-pub fn enter(rootfs: &Path) -> Result<()> {
+pub fn enter(dir: &Path) -> Result<()> {
+    // An absolute path without symlinks: `--rootfs .` included.
+    let rootfs = &check(dir)?;
     // We name mount targets /proc/self/fd/N: a host without /proc gets one, in our namespace.
     if !Path::new("/proc/self/fd").exists() {
         mount_proc()?;
@@ -85,7 +87,7 @@ pub fn enter(rootfs: &Path) -> Result<()> {
     umount2(".", MntFlags::MNT_DETACH)
         .context("unmounting the old root: umount2(\".\", MNT_DETACH) failed")?;
     chdir("/").context("chdir(\"/\") failed")?;
-    say!("child: {} is now /, with its own /proc, /tmp and /dev", rootfs.display());
+    say!("child: {} is now /, with its own /proc, /tmp and /dev", dir.display());
     Ok(())
 }
 

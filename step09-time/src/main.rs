@@ -76,7 +76,7 @@ fn container_main(args: &Args, maps: &userns::Release) -> Result<Infallible> {
     set_hostname()?;
     rootfs::make_mounts_private()?;
     match args.value("--rootfs") {
-        Some(dir) => rootfs::enter(&rootfs::check(Path::new(dir))?)?,
+        Some(dir) => rootfs::enter(Path::new(dir))?,
         None => rootfs::mount_proc()?,
     }
     cgroup::enter_namespace(args.value("--rootfs").is_some())?;
