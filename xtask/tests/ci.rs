@@ -12,7 +12,8 @@ use testkit::{fresh_dir_for_nobody, Out};
 use xtask::workspace;
 
 /// The stand-in for cargo: it notes its arguments, CI and MDBOOK; `cargo install --root DIR`
-/// puts there an `mdbook` that says it is the pinned version.
+/// puts there an `mdbook` that says it is the pinned version, and `cargo build --target-dir DIR`
+/// a step01-clone that does nothing.
 const FAKE_CARGO: &str = r#"#!/bin/sh
 echo "cargo $* CI=${CI:-unset} MDBOOK=${MDBOOK:-unset}" >> "$CALLS"
 if [ "$1" = install ]; then
@@ -20,6 +21,12 @@ if [ "$1" = install ]; then
     mkdir -p "$root/bin"
     printf '#!/bin/sh\necho mdbook v0.5.4\n' > "$root/bin/mdbook"
     chmod 755 "$root/bin/mdbook"
+fi
+if [ "$1" = build ]; then
+    while [ $# -gt 0 ]; do [ "$1" = --target-dir ] && dir=$2; shift; done
+    mkdir -p "$dir/debug"
+    printf '#!/bin/sh\n' > "$dir/debug/step01-clone"
+    chmod 755 "$dir/debug/step01-clone"
 fi
 "#;
 
