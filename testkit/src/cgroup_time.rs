@@ -108,7 +108,11 @@ fn remove_cgroup(dir: &Path) {
             remove_cgroup(&entry.path());
         }
     }
-    std::fs::remove_dir(dir).unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display()));
+    match std::fs::remove_dir(dir) {
+        // Gone already: the step removed it itself after all.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        result => result.unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display())),
+    }
 }
 
 /// Run `check`, which may SIGKILL the step, and then remove the cgroups that steps which are
