@@ -42,9 +42,7 @@ fn one_changed_line_is_drift() {
     std::fs::remove_dir_all(&scratch).unwrap();
 }
 
-/// A directory of our own under target/, made fresh (fails if it exists).
+/// A directory of our own, made fresh by mkdtemp (so anyone running the tests may make it).
 fn tempdir() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("drift-{}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
-    dir
+    testkit::fresh_dir("drift")
 }
