@@ -100,7 +100,8 @@ wait_for() { i=0; while [ ! -s \"$1\" ] && kill -0 $! 2>/dev/null && [ $i -lt 10
 /// a tmpfs of its own. A learner's remount that forgets MS_BIND changes the flags of the whole
 /// filesystem under the mount point, in every namespace: here that is this tmpfs, not the
 /// filesystem of the machine's /tmp.
-const ROOT_PRELUDE: &str = "mount -t tmpfs -o mode=0755 check \"$SCRATCH\" || exit 99\n";
+/// It then starts in the tmpfs, not beneath it, so relative names land where $SCRATCH does.
+const ROOT_PRELUDE: &str = "mount -t tmpfs -o mode=0755 check \"$SCRATCH\" && cd \"$SCRATCH\" || exit 99\n";
 
 /// With `rootfs: yes`: a copy of the root filesystem in $SCRATCH, so that each check gets one
 /// as tools/mkrootfs made it.
