@@ -14,10 +14,10 @@ const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 /// Run `script` in throwaway network and mount namespaces; `$XTASK` is the xtask binary, `$NOBODY` the
 /// command that runs what follows as an ordinary user.
 fn in_throwaway_netns(script: &str) -> Option<Out> {
-    let (wrap, nobody): (&[&str], &str) = if is_root() {
-        (&["unshare", "--net", "--mount"], &NOBODY.join(" "))
+    let (wrap, nobody): (&[&str], String) = if is_root() {
+        (&["unshare", "--net", "--mount"], NOBODY.join(" "))
     } else {
-        (&["unshare", "--user", "--map-root-user", "--net", "--mount"], "unshare --user")
+        (&["unshare", "--user", "--map-root-user", "--net", "--mount"], "unshare --user".to_string())
     };
     if !is_root() && run(&["unshare", "--user", "--map-root-user", "--net", "true"]).status != 0 {
         testkit::root_or_skip("a throwaway network namespace needs root, or user namespaces");
