@@ -48,6 +48,8 @@ impl Checkout {
         let dir = fresh_dir_for_nobody("ci-checkout");
         let run = std::fs::read_to_string(workspace().join(".ci/run")).unwrap();
         write_program(&dir.join(".ci/run"), &run);
+        // .ci/run reads the oldest Rust the workspace promises from it.
+        std::fs::copy(workspace().join("Cargo.toml"), dir.join("Cargo.toml")).unwrap();
         let fakes = dir.join("fakes");
         write_program(&fakes.join("cargo"), FAKE_CARGO);
         write_program(&fakes.join("apt-get"), "#!/bin/sh\necho \"apt-get $*\" >> \"$CALLS\"\n");
