@@ -9,8 +9,18 @@
 #
 # Prints `status N`, the test's exit status, then each difference between /tmp before the test
 # and once it has ended and removed its own files: `< before` and `> after` lines.
+#
+# $KEEP, if set, is a directory under the real /tmp that the test needs (a workspace cloned
+# there, with the test binaries): it is bound at the same path in our /tmp, and left out of
+# the comparison.
 set -eu
+if [ -n "${KEEP:-}" ]; then exec 9<"$KEEP"; fi
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+if [ -n "${KEEP:-}" ]; then
+    mkdir -p "$KEEP"
+    mount --bind /proc/self/fd/9 "$KEEP"
+    exec 9<&-
+fi
 mkdir -m 700 /tmp/.replay
 sh -ec "$VICTIM"
 
@@ -29,8 +39,10 @@ fi
 
 # Every name in /tmp with its owner, mode, type and symlink target, and every file's checksum.
 snapshot() {
-    find /tmp -mindepth 1 -path /tmp/.replay -prune -o -printf '%p %u:%g %m %y %l\n' | sort
-    find /tmp -mindepth 1 -path /tmp/.replay -prune -o -type f -exec cksum {} + | sort
+    find /tmp -mindepth 1 \( -path /tmp/.replay -o -path "${KEEP:-/tmp/.replay}" \) -prune -o \
+        -printf '%p %u:%g %m %y %l\n' | sort
+    find /tmp -mindepth 1 \( -path /tmp/.replay -o -path "${KEEP:-/tmp/.replay}" \) -prune -o \
+        -type f -exec cksum {} + | sort
 }
 snapshot >/tmp/.replay/before
 echo go >/tmp/.replay/go

@@ -47,11 +47,11 @@ pub fn replay(attack: &Attack, test: &str) -> Option<Replayed> {
         return None;
     }
     let exe = std::env::current_exe().unwrap();
-    assert!(
-        !exe.starts_with("/tmp"),
-        "{} is under /tmp, which the replay hides behind a tmpfs: build elsewhere",
-        exe.display()
-    );
+    // A workspace cloned under /tmp (and its target/) stays reachable in the replay's /tmp.
+    let keep = match exe.strip_prefix("/tmp").ok().and_then(|rest| rest.iter().next()) {
+        Some(top) => std::path::Path::new("/tmp").join(top).display().to_string(),
+        None => String::new(),
+    };
     let exe = exe.display().to_string();
     let argv = [
         "unshare",
@@ -69,7 +69,8 @@ pub fn replay(attack: &Attack, test: &str) -> Option<Replayed> {
         "--nocapture",
         "--test-threads=1",
     ];
-    let out = run_with_env(&argv, &[("VICTIM", attack.victim), ("PLANT", attack.plant), (INSIDE, "1")]);
+    let env = [("VICTIM", attack.victim), ("PLANT", attack.plant), (INSIDE, "1"), ("KEEP", &keep)];
+    let out = run_with_env(&argv, &env);
     let mut lines = out.stdout.lines();
     let status = lines
         .next()
