@@ -18,7 +18,7 @@ if [ -n "${KEEP:-}" ]; then exec 9<"$KEEP"; fi
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 if [ -n "${KEEP:-}" ]; then
     mkdir -p "$KEEP"
-    mount --bind /proc/self/fd/9 "$KEEP"
+    mount --no-canonicalize --bind /proc/self/fd/9 "$KEEP" # the fd: the name leads into our tmpfs now
     exec 9<&-
 fi
 mkdir -m 700 /tmp/.replay
