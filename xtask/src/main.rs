@@ -5,8 +5,9 @@
 //!   (all of them by default; as root) and write book/src/transcripts/NAME.txt;
 //! - `cargo xtask linkcheck [DIR]`: check the built book (default book/book) for broken local
 //!   links and unresolved `{{#` directives;
-//! - `cargo xtask check-book`: `mdbook build book` (or `$MDBOOK build book`), failing on any
-//!   warning, then `linkcheck` (what CI runs);
+//! - `cargo xtask check-book`: `mdbook build book` (or `$MDBOOK build book`), then the Chinese
+//!   edition, `mdbook build book/zh` (into book/book/zh), failing on any warning, then
+//!   `linkcheck` of both, the links between them included (what CI runs);
 //! - `cargo xtask book`: regenerate the diffs and transcripts, then `check-book`;
 //! - `cargo xtask doctor`: which steps run here, as you, with sudo and in the sandbox, and
 //!   for those that cannot, why and the command that fixes it;
@@ -96,16 +97,27 @@ fn cmd_linkcheck(dir: Option<PathBuf>) -> Result<()> {
         eprintln!("{problem}");
     }
     if !problems.is_empty() {
-        bail!("{} problem(s) in the built book {}", problems.len(), dir.display());
+        // The English pages link to the Chinese edition: without it, every one of them fails.
+        let hint = match dir.join("zh/index.html").exists() {
+            true => "",
+            false => " (the Chinese edition is not built in zh/: `cargo xtask check-book` builds both)",
+        };
+        bail!("{} problem(s) in the built book {}{hint}", problems.len(), dir.display());
     }
     eprintln!("xtask: no broken local link and no unresolved directive in {}", dir.display());
     Ok(())
 }
 
-/// `mdbook build book`, failing on any warning, then the link check.
+/// `mdbook build book`, then `mdbook build book/zh`, failing on any warning, then the link check.
+///
+/// The Chinese edition builds into `book/book/zh/`, inside the English one, so that each page's
+/// first line can link to the other edition's page with a relative link. mdBook empties its
+/// build directory first, so the English book must be built first. One link check of
+/// `book/book` then covers both, and the links between them.
 fn cmd_book() -> Result<()> {
     let root = workspace();
     build_book(&root.join("book"))?;
+    build_book(&root.join("book/zh"))?;
     cmd_linkcheck(None)
 }
 

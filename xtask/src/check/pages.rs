@@ -1,5 +1,9 @@
 //! The book's exercise pages, `book/src/exercises/stepNN.md`, written from the specs, so that
 //! the goal and the hints a learner reads are the ones the checker prints.
+//!
+//! Each page starts with a link to its Chinese edition, `book/zh/src/exercises/stepNN.md`, which
+//! is written by hand: a Chinese introduction, then `{{#include ...:exercises}}`, the part of
+//! this page between the `ANCHOR: exercises` comments (the exercises themselves, in English).
 
 use super::spec::Exercise;
 use std::path::{Path, PathBuf};
@@ -27,7 +31,8 @@ fn page(number: &str, exercises: &[&Exercise]) -> String {
     let needs_root = exercises.iter().any(|e| e.needs_root);
     let sudo = if needs_root { "sudo -E " } else { "" };
     let mut out = format!(
-        "# Step {number}: coding exercises\n\n\
+        "> [中文](../zh/exercises/step{number}.html)\n\n\
+         # Step {number}: coding exercises\n\n\
          <!-- Written by `cargo xtask check --pages` from exercises/{number}-*.md: edit those, then run it. -->\n\n"
     );
     out += &wrap(&format!(
@@ -58,7 +63,11 @@ fn page(number: &str, exercises: &[&Exercise]) -> String {
          the step back as the book shows it, and `git stash pop` brings your work back.",
     );
     let sections: Vec<String> = exercises.iter().map(|e| section(e)).collect();
-    out + &sections.join("\n")
+    // The Chinese page includes what is between these two lines: the introduction above is
+    // translated there, and its link to the chapter's `#exercises` would not resolve in Chinese.
+    out + "<!-- ANCHOR: exercises (book/zh/src/exercises/ includes from here) -->\n\n"
+        + &sections.join("\n")
+        + "\n<!-- ANCHOR_END: exercises -->\n"
 }
 
 /// One paragraph, wrapped at 96 columns as the book's own pages are, and a blank line. Code in
