@@ -246,6 +246,7 @@ pub fn container_cannot_lift_its_limit(step: Step) {
         return;
     }
     let rootfs = crate::rootfs();
+    // Run inside the container, whose /tmp is a tmpfs of its own: no path of the host's /tmp.
     let script = "mkdir /tmp/p
                   mount -t cgroup -o pids none /tmp/p 2>/dev/null || mount -t cgroup2 none /tmp/p
                   [ -e /tmp/p/pids.max ] && echo max > /tmp/p/pids.max && echo own-pids.max-is-max
