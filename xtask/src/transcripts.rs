@@ -10,6 +10,8 @@
 //!   so that the transcript says who ran it.
 //! - `%session COMMAND`: run the commands in a shell that COMMAND starts, and show
 //!   `$ COMMAND` first; e.g. `sudo unshare --net bash`, a throwaway network namespace.
+//! - `%cgroups LAYOUT`: what the script prints depends on how the machine mounts its cgroups,
+//!   and it was recorded where that is LAYOUT; the book's test compares it only there.
 //!
 //! All the commands of a script run one after the other in one `bash`, in a scratch directory
 //! holding `target/debug/` (copies of the step binaries) and `tools/`, so that the paths read
@@ -59,7 +61,22 @@ pub struct Script {
     pub name: String,
     pub as_nobody: bool,
     pub session: Option<String>,
+    /// `%cgroups LAYOUT`: what it prints depends on how the machine mounts its cgroups, and it
+    /// was recorded where they are mounted so (`hybrid`, `v2` or `v1`: see [`cgroup_layout`]).
+    pub cgroups: Option<String>,
     pub commands: Vec<String>,
+}
+
+/// How this machine mounts its cgroups: `v2` (one hierarchy at /sys/fs/cgroup), `hybrid` (v1
+/// controllers and an empty v2 at /sys/fs/cgroup/unified) or `v1`.
+pub fn cgroup_layout() -> &'static str {
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "v2"
+    } else if Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists() {
+        "hybrid"
+    } else {
+        "v1"
+    }
 }
 
 /// Where the scripts are, and where their transcripts go.
@@ -90,6 +107,7 @@ pub fn parse(path: &Path) -> Result<Script> {
         name: path.file_stem().unwrap().to_string_lossy().into_owned(),
         as_nobody: false,
         session: None,
+        cgroups: None,
         commands: Vec::new(),
     };
     for (n, line) in text.lines().enumerate() {
@@ -100,9 +118,11 @@ pub fn parse(path: &Path) -> Result<Script> {
             script.as_nobody = true;
         } else if let Some(session) = line.strip_prefix("%session ") {
             script.session = Some(session.to_string());
+        } else if let Some(layout) = line.strip_prefix("%cgroups ") {
+            script.cgroups = Some(layout.to_string());
         } else if !(line.is_empty() || line.starts_with('#')) {
             bail!(
-                "{}:{}: expected `$ command`, `# note`, `%as nobody` or `%session COMMAND`",
+                "{}:{}: expected `$ command`, `# note`, `%as nobody`, `%session COMMAND` or `%cgroups LAYOUT`",
                 path.display(),
                 n + 1
             );
@@ -590,6 +610,15 @@ mod tests {
         let script = parse(&path).unwrap();
         assert!(script.as_nobody);
         assert_eq!(script.commands, ["whoami", "echo 'a b'"]);
+        assert_eq!(script.cgroups, None);
+        std::fs::write(
+            &path,
+            "%cgroups hybrid
+$ true
+",
+        )
+        .unwrap();
+        assert_eq!(parse(&path).unwrap().cgroups.as_deref(), Some("hybrid"));
         std::fs::write(&path, "%as nobody\n$ id -u\n").unwrap();
         assert!(parse(&path).is_err(), "whoami must come first");
         std::fs::write(&path, "id -u\n").unwrap();
