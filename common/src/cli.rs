@@ -104,7 +104,14 @@ pub fn parse(step: &'static Step) -> Args {
     let mut argv = std::env::args_os();
     let argv0 = argv.next().map(|a| a.to_string_lossy().into_owned());
     let _ = INVOKED_AS.set(argv0.unwrap_or_else(|| step.name.to_string()));
-    match parse_from(step, argv) {
+    let parsed = parse_from(step, argv).and_then(|args| {
+        // --pid-file's directory is checked now, so that a bad one stops us before anything runs.
+        match args.as_ref().and_then(|a| a.value("--pid-file")) {
+            Some(file) => crate::pidfile::check(std::path::Path::new(file)).map(|()| args),
+            None => Ok(args),
+        }
+    });
+    match parsed {
         Ok(Some(args)) => args,
         Ok(None) => {
             print!("{}", help(step));

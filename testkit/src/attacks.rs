@@ -303,4 +303,16 @@ pub fn pid_file(step: Step) {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim\n", "written through the symlink");
     assert_eq!(written.trim().parse::<u32>().ok(), container, "FILE does not hold the container's PID");
     assert!(!file.exists(), "FILE outlived its container");
+    // A symlink planted in FILE's directory path: refused before anything runs, and the file
+    // of that name in the directory it points to keeps its content.
+    let secret = dir.join("secret");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::write(secret.join("pid"), "keep\n").unwrap();
+    std::os::unix::fs::symlink(&secret, dir.join("d")).unwrap();
+    let planted = dir.join("d/pid");
+    let out = step.run(&["-q", "--pid-file", planted.to_str().unwrap(), "echo", "ran"]);
+    out.assert_status(125);
+    assert!(crate::checks::one_error_line(&out).contains("has a symlink on its way"), "{out:#?}");
+    assert_eq!(out.stdout, "", "the command ran");
+    assert_eq!(std::fs::read_to_string(secret.join("pid")).unwrap(), "keep\n");
 }
