@@ -3,7 +3,7 @@
 //! By design, step07 leaves one thing behind: the bridge `lxcbr0`, like `docker0`. Reset
 //! removes it, as root, if it is a bridge with no port left (a port is a running container's
 //! veth). Everything else it finds, it reports with the command that removes it, and leaves
-//! alone, because the steps do not make it on purpose and it may be someone's: a `lxcbr0-N`
+//! alone, because the steps do not make it on purpose and it may be someone's: a `vethB-N`
 //! veth, a mount under the workspace, a `/tmp/namespaces-*` directory of yours, a step of
 //! yours still running.
 //! It never kills a process.
@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use std::path::Path;
 use std::process::Command;
 
-/// The bridge step07 makes, and the prefix of its veths' host ends (`lxcbr0-2`).
+/// The bridge step07 makes. Its veths' host ends are `vethB-N`, B the bridge's interface index.
 const BRIDGE: &str = "lxcbr0";
 
 /// What reset did and found, one line each, and whether anything it should remove is left.
@@ -119,11 +119,11 @@ fn bridge(out: &mut Outcome) -> Result<()> {
     Ok(())
 }
 
-/// Host ends of step07's veth pairs (`lxcbr0-N`): a running container's, or one whose peer is gone.
+/// Host ends of step07's veth pairs (`vethB-N`): a running container's, or one whose peer is gone.
 fn veths(out: &mut Outcome) -> Result<()> {
     let all = ip(&["-o", "link", "show"])?.unwrap_or_default();
     for (name, peer) in links(&all) {
-        if !name.starts_with(&format!("{BRIDGE}-")) {
+        if !is_step_veth(&name) {
             continue;
         }
         if peer == "NONE" || peer.is_empty() {
@@ -137,6 +137,14 @@ fn veths(out: &mut Outcome) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `name` is step07's name for a veth's host end: `vethB-N`, two numbers.
+fn is_step_veth(name: &str) -> bool {
+    let numbers = name.strip_prefix("veth").and_then(|rest| rest.split_once('-'));
+    numbers.is_some_and(|(b, n)| {
+        [b, n].iter().all(|part| !part.is_empty() && part.bytes().all(|c| c.is_ascii_digit()))
+    })
 }
 
 /// Mounts under the workspace, or under a /tmp/namespaces-* directory: a rootfs left mounted.

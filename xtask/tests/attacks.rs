@@ -21,6 +21,7 @@ fn script(name: &str, as_nobody: bool, commands: &[&str]) -> transcripts::Script
         name: name.into(),
         as_nobody,
         session: None,
+        cgroups: None,
         commands: commands.iter().map(|c| c.to_string()).collect(),
     }
 }

@@ -47,8 +47,8 @@ fn removes_the_bridge_step07_left() {
 #[test]
 fn keeps_a_bridge_with_ports_and_reports_the_veth() {
     let Some(out) = in_throwaway_netns(
-        "ip link add lxcbr0 type bridge && ip link add lxcbr0-7 type veth peer name p1 &&
-         ip link set lxcbr0-7 master lxcbr0 || exit 9
+        "ip link add lxcbr0 type bridge && ip link add veth9-7 type veth peer name p1 &&
+         ip link set veth9-7 master lxcbr0 || exit 9
          \"$XTASK\" reset; echo status $?
          ip -o link show lxcbr0 >/dev/null 2>&1 && echo kept || echo gone",
     ) else {
@@ -56,8 +56,8 @@ fn keeps_a_bridge_with_ports_and_reports_the_veth() {
     };
     out.assert_status(0);
     assert_eq!(out.stdout, "status 0\nkept\n", "{out:#?}");
-    assert!(out.stderr.contains("the bridge lxcbr0 still has ports (lxcbr0-7)"), "{out:#?}");
-    assert!(out.stderr.contains("lxcbr0-7: the host end of a running container's veth"), "{out:#?}");
+    assert!(out.stderr.contains("the bridge lxcbr0 still has ports (veth9-7)"), "{out:#?}");
+    assert!(out.stderr.contains("veth9-7: the host end of a running container's veth"), "{out:#?}");
 }
 
 #[test]
