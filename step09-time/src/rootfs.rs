@@ -151,7 +151,7 @@ fn bind_host_files(root: &OwnedFd) -> Result<()> {
         let target = match open_in(root, name) {
             Err(err) if err.downcast_ref::<Errno>() == Some(&Errno::ENOENT) => continue,
             Err(err) if err.downcast_ref::<Errno>() == Some(&Errno::ELOOP) => {
-                say!("child: left /{name} as the root filesystem has it: it is a symlink");
+                say!("child: left /{name} as the root filesystem has it: it is a symlink, or has one on its way");
                 continue;
             }
             target => target?,

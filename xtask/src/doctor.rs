@@ -109,7 +109,7 @@ pub const NEEDS: &[Needs] = &[
         name: "step08-cgroup",
         probes: &[Probe::Sandbox],
         root: false,
-        why: "as step07; a cgroup of its own (--pids-max): a writable cgroup, root's or delegated",
+        why: "as step07; --pids-max: a cgroup of its own, as the host's root or in a delegated subtree (not in the sandbox)",
     },
     Needs {
         name: "step09-time",

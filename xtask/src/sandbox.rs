@@ -83,7 +83,8 @@ fn banner() {
             "the host's are unchanged, and all that is made here goes when you leave; the files are \
              the host's, and you write them as uid {uid}"
         ),
-        "every step runs here without sudo: target/debug/step02-uts ... step07-net, with its bridge"
+        "every step runs here without sudo: target/debug/step02-uts ... step09-time, step07's bridge \
+         included; not step08's --pids-max, which needs a cgroup the system delegated to you"
             .to_string(),
         "leave with: exit".to_string(),
         format!("made with: unshare {}", UNSHARE_FLAGS.join(" ")),
