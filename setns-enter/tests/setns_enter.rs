@@ -134,11 +134,7 @@ fn no_pid_is_a_usage_error_even_with_options() {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    let out = Out {
-        status: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let out = Out::from(out);
     out.assert_status(125);
     assert!(testkit::checks::one_error_line(&out).contains("is not a PID"), "{out:#?}");
 }

@@ -198,10 +198,17 @@ pub fn run_with_env(argv: &[impl AsRef<str>], env: &[(&str, &str)]) -> Out {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("could not start {argv:?}: {e}"));
-    Out {
-        status: status_of(out.status),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    Out::from(out)
+}
+
+impl From<std::process::Output> for Out {
+    /// What a finished process printed, and its status (128+N if signal N killed it).
+    fn from(out: std::process::Output) -> Out {
+        Out {
+            status: status_of(out.status),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 }
 

@@ -72,11 +72,7 @@ impl Checkout {
             .env("CALLS", &self.calls)
             .output()
             .unwrap();
-        let out = Out {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let out = Out::from(out);
         let calls = std::fs::read_to_string(&self.calls).unwrap_or_default();
         (out, calls)
     }
