@@ -9,6 +9,7 @@
 //! - [`doctor`]: which steps run on this machine, and the fixes for those that cannot;
 //! - [`reset`]: remove the bridge step07 leaves behind, report anything else left;
 //! - [`sandbox`]: a shell that is root over namespaces of its own, for learners without sudo.
+//! - [`unshare`]: the `unshare` flags the sandbox runs and doctor tries, and the trying.
 
 pub mod check;
 pub mod diffs;
@@ -18,6 +19,7 @@ pub mod linkcheck;
 pub mod reset;
 pub mod sandbox;
 pub mod transcripts;
+pub mod unshare;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;

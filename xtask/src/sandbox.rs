@@ -1,6 +1,6 @@
 //! `cargo xtask sandbox [-- COMMAND...]`: a shell in which you are root, without sudo.
 //!
-//! It is util-linux `unshare` with the flags below: a user namespace first, in which you are
+//! It is util-linux `unshare` with the flags of [`SANDBOX_FLAGS`]: a user namespace first, in which you are
 //! root (uid 0 inside is you outside), then network, UTS, IPC, mount and PID namespaces that
 //! this user namespace owns. Root there may do what steps 02-05 and step07's bridge need,
 //! over those namespaces only: the host's network, hostname, IPC objects and mounts are not
@@ -14,30 +14,7 @@ use anyhow::{bail, Context, Result};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-/// The flags we give `unshare`: unshare(1), <https://man7.org/linux/man-pages/man1/unshare.1.html>.
-pub const UNSHARE_FLAGS: &[&str] = &[
-    // A user namespace, made first, in which we map uid 0 to ourselves: we are root inside it,
-    // with every capability over the namespaces it owns, and ourselves to the host.
-    "--user",
-    "--map-root-user",
-    // Its own network: only `lo` at first; step07's bridge and veths are made here.
-    "--net",
-    // Its own hostname (we call it `sandbox`) and IPC objects: `ipcmk` inside leaves no queue behind.
-    "--uts",
-    "--ipc",
-    // Its own mount table, private, so that no mount made inside propagates to the host.
-    "--mount",
-    "--propagation",
-    "private",
-    // Its own PIDs: unshare forks, the shell is PID 1, and a /proc of its own is mounted, so
-    // that /proc/PID and `ps` inside show the sandbox's processes by the numbers they have there.
-    // When PID 1 ends, the kernel ends every process left in the namespace: nothing survives us.
-    "--pid",
-    "--fork",
-    "--mount-proc",
-    // If unshare itself is killed, its child (our PID 1) gets SIGKILL too.
-    "--kill-child",
-];
+use crate::unshare::SANDBOX_FLAGS;
 
 /// What runs inside before the command: bring `lo` up (a new network namespace has it down,
 /// and step07's containers reach each other through the bridge, not lo, but a learner pinging
@@ -59,13 +36,13 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     // Try it first, as doctor does: if user namespaces are off here, say why and how to fix it,
     // instead of leaving unshare's bare "Operation not permitted".
-    if let Err(why) = crate::doctor::probe(&[], crate::doctor::Probe::Sandbox) {
+    if let Err(why) = crate::unshare::try_flags(&[], SANDBOX_FLAGS) {
         let machine = crate::doctor::look_without_probes();
         bail!("the sandbox cannot start here: {why}\n{}", crate::doctor::why_user_namespaces_fail(&machine));
     }
     banner();
     let mut unshare = Command::new("unshare");
-    unshare.args(UNSHARE_FLAGS).args(["--", "sh", "-c", PRELUDE, "sandbox"]).args(&command);
+    unshare.args(SANDBOX_FLAGS).args(["--", "sh", "-c", PRELUDE, "sandbox"]).args(&command);
     // exec only returns if it failed.
     let err = unshare.exec();
     Err(err).context("could not run unshare (it is in util-linux: sudo apt install util-linux)")
@@ -87,7 +64,7 @@ fn banner() {
          included; not step08's --pids-max, which needs a cgroup the system delegated to you"
             .to_string(),
         "leave with: exit".to_string(),
-        format!("made with: unshare {}", UNSHARE_FLAGS.join(" ")),
+        format!("made with: unshare {}", SANDBOX_FLAGS.join(" ")),
     ];
     if uid.is_root() {
         lines.insert(

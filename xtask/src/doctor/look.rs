@@ -1,0 +1,205 @@
+//! Looking at this machine: [`look`] reads the files, sysctls and PATH that decide what can
+//! run here ([`look_without_probes`]), and tries each namespace for real, with util-linux
+//! `unshare` in a child process, as you and as root.
+//!
+//! Called by `mod.rs` (`cargo xtask doctor`) and by `sandbox.rs`, which explains with these
+//! facts why it cannot start. The only part of doctor that reads or runs anything.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::machine::{Cgroups, Machine, Outcome, Sudo};
+use super::needs::{Probe, APPARMOR_PROFILE, TOOLS};
+
+/// Gather the facts, and run the probes.
+pub fn look() -> Machine {
+    let mut machine = look_without_probes();
+    if machine.sudo != Sudo::NotNeeded {
+        machine.sudo = sudo();
+    }
+    let you = invoking_user();
+    // As you: through setpriv if we are root because of sudo, so that "as you" means you.
+    let as_you_prefix: Vec<String> = match you {
+        Some((uid, gid)) => {
+            ["setpriv", &format!("--reuid={uid}"), &format!("--regid={gid}"), "--clear-groups"]
+                .map(String::from)
+                .to_vec()
+        }
+        None => Vec::new(),
+    };
+    // An ordinary user may try only what needs no root: the user namespaces.
+    let yours: &[Probe] = if machine.you_are_root { &Probe::ALL } else { &[Probe::User, Probe::Sandbox] };
+    machine.as_you = yours.iter().map(|&p| (p, probe(&as_you_prefix, p))).collect();
+    machine.as_root = match machine.sudo {
+        _ if machine.you_are_root => machine.as_you.clone(),
+        Sudo::NotNeeded => Probe::ALL.iter().map(|&p| (p, probe(&[], p))).collect(),
+        Sudo::Works => Probe::ALL.iter().map(|&p| (p, probe(&["sudo".into(), "-n".into()], p))).collect(),
+        _ => BTreeMap::new(),
+    };
+    machine
+}
+
+/// The facts that need no probe: files, sysctls, PATH. The sandbox uses them to explain a failure.
+pub fn look_without_probes() -> Machine {
+    let root = crate::workspace();
+    let euid_root = nix::unistd::geteuid().is_root();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid_map = std::fs::read_to_string("/proc/self/uid_map").ok();
+    // "0 0 4294967295": every uid maps to itself; that is the host's user namespace.
+    let identity = uid_map
+        .as_deref()
+        .map_or(true, |m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]);
+    let you = invoking_user();
+    let sys_admin = capability(&status, 21).unwrap_or(euid_root); // CAP_SYS_ADMIN is bit 21
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let exe = std::env::current_exe().ok();
+    let target_dir = exe
+        .as_deref()
+        .and_then(|e| e.parent()?.parent())
+        .filter(|t| t.file_name().is_some_and(|n| n == "target") || t.join("debug").is_dir())
+        .map_or_else(|| root.join("target"), Path::to_path_buf);
+    let doctor = exe.map_or_else(|| "cargo xtask".to_string(), |e| e.display().to_string());
+    Machine {
+        you: match you {
+            Some((uid, _)) => format!("{}, through sudo", user_name(uid)),
+            None => user_name(nix::unistd::geteuid().as_raw()),
+        },
+        you_are_root: sys_admin && you.is_none(),
+        root_on_the_host: euid_root && identity,
+        uid_map: if identity {
+            None
+        } else {
+            uid_map.map(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
+        },
+        // Asking sudo is left to look(): this is also what the sandbox uses to explain a failure.
+        sudo: if euid_root { Sudo::NotNeeded } else { Sudo::Missing },
+        as_you: BTreeMap::new(),
+        as_root: BTreeMap::new(),
+        proc_mounted: Path::new("/proc/self").exists(),
+        max_user_namespaces: sysctl("user/max_user_namespaces"),
+        unprivileged_userns_clone: sysctl("kernel/unprivileged_userns_clone"),
+        apparmor_restrict: sysctl("kernel/apparmor_restrict_unprivileged_userns"),
+        apparmor_profile_installed: Path::new(APPARMOR_PROFILE).exists(),
+        seccomp: field(&status, "Seccomp:").and_then(|v| v.parse().ok()),
+        dockerenv: Path::new("/.dockerenv").exists(),
+        containerenv: Path::new("/run/.containerenv").exists(),
+        wsl: wsl(&std::fs::read_to_string("/proc/version").unwrap_or_default()),
+        cgroups: cgroups(&mountinfo),
+        root_shared: root_shared(&mountinfo),
+        kernel: kernel_release(),
+        missing_tools: TOOLS.iter().filter(|(t, ..)| !in_path(t)).map(|(t, ..)| t.to_string()).collect(),
+        steps: crate::steps(&root).unwrap_or_default(),
+        target_dir,
+        doctor_command: format!("{doctor} doctor"),
+    }
+}
+
+/// Run one probe, `[PREFIX...] unshare FLAGS true`, in a child process.
+pub fn probe(prefix: &[String], probe: Probe) -> Outcome {
+    crate::unshare::try_flags(prefix, probe.flags())
+}
+
+/// The user and group who ran sudo, if doctor runs as root because of sudo.
+fn invoking_user() -> Option<(u32, u32)> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    let uid: u32 = std::env::var("SUDO_UID").ok()?.parse().ok()?;
+    let gid: u32 = std::env::var("SUDO_GID").ok()?.parse().ok()?;
+    (uid != 0).then_some((uid, gid))
+}
+
+/// "alice (uid 1000)", or "uid 1000" for a uid with no name in /etc/passwd.
+fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(uid.into()) {
+        Ok(Some(user)) => format!("{} (uid {uid})", user.name),
+        _ => format!("uid {uid}"),
+    }
+}
+
+/// Whether capability number `bit` is in `CapEff:` of /proc/self/status.
+fn capability(status: &str, bit: u32) -> Option<bool> {
+    let caps = u64::from_str_radix(field(status, "CapEff:")?, 16).ok()?;
+    Some(caps & (1 << bit) != 0)
+}
+
+/// The value after `name` on its line of a /proc file such as /proc/self/status.
+fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines().find_map(|l| l.strip_prefix(name)).map(str::trim)
+}
+
+/// A number from /proc/sys/NAME, if the file is there.
+fn sysctl(name: &str) -> Option<i64> {
+    std::fs::read_to_string(Path::new("/proc/sys").join(name)).ok()?.trim().parse().ok()
+}
+
+/// What `sudo -n true` says: `-n` makes sudo fail rather than ask for a password.
+fn sudo() -> Sudo {
+    let out = Command::new("sudo").args(["-n", "true"]).stdin(Stdio::null()).output();
+    match out {
+        Err(_) => Sudo::Missing,
+        Ok(out) if out.status.success() => Sudo::Works,
+        Ok(out) => {
+            let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            if said.contains("password") {
+                Sudo::NeedsPassword
+            } else {
+                Sudo::Refused(said)
+            }
+        }
+    }
+}
+
+/// WSL 1 or 2, from /proc/version: "...-Microsoft" (WSL 1), "...-microsoft-standard-WSL2".
+pub fn wsl(version: &str) -> Option<u8> {
+    if version.contains("WSL2") {
+        Some(2)
+    } else if version.to_lowercase().contains("microsoft") {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// Each line of /proc/self/mountinfo as its mount point, its filesystem type, and the part
+/// before " - " (where the optional fields, such as `shared:1`, are); see proc(5).
+fn mounts(mountinfo: &str) -> impl Iterator<Item = (&str, &str, &str)> {
+    mountinfo.lines().filter_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        let fields: Vec<&str> = before.split(' ').collect();
+        let fstype = after.split(' ').next()?;
+        Some((*fields.get(4)?, fstype, before))
+    })
+}
+
+/// Which cgroup hierarchy /proc/self/mountinfo shows at /sys/fs/cgroup.
+pub fn cgroups(mountinfo: &str) -> Cgroups {
+    let fstype = |at: &str| mounts(mountinfo).filter(|(m, ..)| *m == at).map(|(_, t, _)| t).last();
+    match (fstype("/sys/fs/cgroup"), fstype("/sys/fs/cgroup/unified")) {
+        (Some("cgroup2"), _) => Cgroups::V2,
+        (Some("tmpfs"), Some("cgroup2")) => Cgroups::Hybrid,
+        (Some("tmpfs"), _) => Cgroups::V1,
+        _ => Cgroups::Unknown,
+    }
+}
+
+/// Whether `/` is a shared mount: its line has an optional field `shared:N`.
+pub fn root_shared(mountinfo: &str) -> Option<bool> {
+    let (.., before) = mounts(mountinfo).filter(|(m, ..)| *m == "/").last()?;
+    Some(before.split(' ').skip(6).any(|f| f.starts_with("shared:")))
+}
+
+/// The kernel release: /proc/sys/kernel/osrelease, or `uname -r` where /proc is not mounted.
+fn kernel_release() -> Option<String> {
+    if let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
+        return Some(release.trim().to_string());
+    }
+    let out = Command::new("uname").arg("-r").output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|r| !r.is_empty())
+}
+
+fn in_path(tool: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
+}

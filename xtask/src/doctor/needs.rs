@@ -1,0 +1,142 @@
+//! What each program of the workspace needs: the namespaces doctor tries for it (as
+//! [`Probe`]s), whether it needs root, and the tools the chapters run.
+//!
+//! Read by every other part of doctor (`look.rs` runs the probes, `assess.rs` decides from
+//! them, `report.rs` and `findings.rs` name the tools), and by `reset.rs` (the steps' names).
+
+/// Something doctor tries for real: `unshare FLAGS true`, in a child process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Probe {
+    Uts,
+    Ipc,
+    Pid,
+    /// A mount namespace with a /proc of its own, as step05 mounts.
+    Mount,
+    /// What step06 does: a user namespace first, root inside it, then the others in it.
+    User,
+    /// What step07 and `cargo xtask sandbox` do: the same, with a network namespace too.
+    Sandbox,
+}
+
+impl Probe {
+    pub const ALL: [Probe; 6] =
+        [Probe::Uts, Probe::Ipc, Probe::Pid, Probe::Mount, Probe::User, Probe::Sandbox];
+
+    /// The `unshare` flags that make the namespaces this probe tries.
+    pub fn flags(self) -> &'static [&'static str] {
+        match self {
+            Probe::Uts => &["--uts"],
+            Probe::Ipc => &["--ipc"],
+            Probe::Pid => &["--pid", "--fork"],
+            Probe::Mount => &["--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc"],
+            Probe::User => &[
+                "--user",
+                "--map-root-user",
+                "--uts",
+                "--ipc",
+                "--mount",
+                "--propagation",
+                "private",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+            ],
+            Probe::Sandbox => crate::unshare::SANDBOX_FLAGS,
+        }
+    }
+
+    /// Whether the probe makes a user namespace, which an ordinary user may do without root.
+    pub(super) fn makes_user_namespace(self) -> bool {
+        matches!(self, Probe::User | Probe::Sandbox)
+    }
+}
+
+/// What one program of the workspace needs to run.
+pub struct Needs {
+    pub name: &'static str,
+    /// The namespaces it makes, as probes.
+    pub probes: &'static [Probe],
+    /// It refuses to start without CAP_SYS_ADMIN (steps 02-05: no user namespace of their own).
+    pub root: bool,
+    /// One line: what it needs, for the table's last column.
+    pub why: &'static str,
+}
+
+/// Every program of the workspace, in the book's order. A `stepNN-*` directory that is not
+/// here gets a row of `?`: add it here when you add the step.
+pub const NEEDS: &[Needs] = &[
+    Needs { name: "step01-clone", probes: &[], root: false, why: "clone() only: no namespace" },
+    Needs { name: "step02-uts", probes: &[Probe::Uts], root: true, why: "CAP_SYS_ADMIN: a UTS namespace" },
+    Needs {
+        name: "step03-ipc",
+        probes: &[Probe::Uts, Probe::Ipc],
+        root: true,
+        why: "CAP_SYS_ADMIN: UTS, IPC namespaces",
+    },
+    Needs {
+        name: "step04-pid",
+        probes: &[Probe::Uts, Probe::Ipc, Probe::Pid],
+        root: true,
+        why: "CAP_SYS_ADMIN: UTS, IPC, PID namespaces",
+    },
+    Needs {
+        name: "step05-mount",
+        probes: &[Probe::Uts, Probe::Ipc, Probe::Pid, Probe::Mount],
+        root: true,
+        why: "CAP_SYS_ADMIN: UTS, IPC, PID, mount namespaces",
+    },
+    Needs { name: "step06-user", probes: &[Probe::User], root: false, why: "user namespaces, no root" },
+    Needs {
+        name: STEP07,
+        probes: &[Probe::Sandbox],
+        root: false,
+        why: "user namespaces; its bridge: CAP_NET_ADMIN on the host",
+    },
+    Needs {
+        name: "step08-cgroup",
+        probes: &[Probe::Sandbox],
+        root: false,
+        why: "as step07; --pids-max: a cgroup of its own, as the host's root or in a delegated subtree (not in the sandbox)",
+    },
+    Needs {
+        name: "step09-time",
+        probes: &[Probe::Sandbox],
+        root: false,
+        why: "as step08; a time namespace: Linux 5.6",
+    },
+    Needs {
+        name: SETNS_ENTER,
+        probes: &[Probe::User],
+        root: false,
+        why: "joins your step06/07 containers; those of steps 02-05 need root",
+    },
+];
+
+pub(super) const STEP07: &str = "step07-net";
+/// The steps whose containers go on a bridge: as an ordinary user, `lo` only.
+pub(super) const BRIDGED: [&str; 3] = [STEP07, "step08-cgroup", "step09-time"];
+pub(super) const SETNS_ENTER: &str = "setns-enter";
+
+/// The tools the chapters use, the package each comes in (Debian and Ubuntu), and where.
+pub const TOOLS: &[(&str, &str, &str)] = &[
+    ("unshare", "util-linux", "cargo xtask sandbox, doctor, every chapter"),
+    ("nsenter", "util-linux", "chapters 2-7: looking inside from outside"),
+    ("setpriv", "util-linux", "doctor and the tests: running as another user"),
+    ("lsns", "util-linux", "chapters 1-3"),
+    ("findmnt", "util-linux", "chapter 5"),
+    ("ipcmk", "util-linux", "chapter 3"),
+    ("ipcs", "util-linux", "chapter 3"),
+    ("ps", "procps", "every chapter"),
+    ("pgrep", "procps", "chapters 1, 3, 4, 7"),
+    ("ip", "iproute2", "step07 makes its bridge and veths with it"),
+    ("ping", "iputils-ping", "chapters 6, 7"),
+    ("strace", "strace", "the benchmarks appendix"),
+    ("nc", "netcat-openbsd", "chapter 7"),
+    ("mdbook", "", "building the book"),
+];
+
+pub(super) const MDBOOK_INSTALL: &str =
+    "cargo install mdbook --locked --version 0.5.4 --no-default-features --features search";
+
+/// The AppArmor profile's name, and where doctor tells you to install it.
+pub const APPARMOR_PROFILE: &str = "/etc/apparmor.d/namespaces-tutorial";

@@ -1,0 +1,54 @@
+//! The `unshare` command lines that both `cargo xtask sandbox` and `cargo xtask doctor` use:
+//! the sandbox's flags, which the sandbox runs and doctor tries, and [`try_flags`], which tries
+//! any flags in a child process (never in this one) and keeps what `unshare` said.
+//!
+//! Called by `sandbox.rs` (to start, and to check first that it can) and by `doctor/` (its
+//! probes, and its `Probe::Sandbox`). It imports neither, so neither imports the other.
+
+use std::process::{Command, Stdio};
+
+/// The flags the sandbox gives `unshare`: unshare(1), <https://man7.org/linux/man-pages/man1/unshare.1.html>.
+pub const SANDBOX_FLAGS: &[&str] = &[
+    // A user namespace, made first, in which we map uid 0 to ourselves: we are root inside it,
+    // with every capability over the namespaces it owns, and ourselves to the host.
+    "--user",
+    "--map-root-user",
+    // Its own network: only `lo` at first; step07's bridge and veths are made here.
+    "--net",
+    // Its own hostname (we call it `sandbox`) and IPC objects: `ipcmk` inside leaves no queue behind.
+    "--uts",
+    "--ipc",
+    // Its own mount table, private, so that no mount made inside propagates to the host.
+    "--mount",
+    "--propagation",
+    "private",
+    // Its own PIDs: unshare forks, the shell is PID 1, and a /proc of its own is mounted, so
+    // that /proc/PID and `ps` inside show the sandbox's processes by the numbers they have there.
+    // When PID 1 ends, the kernel ends every process left in the namespace: nothing survives us.
+    "--pid",
+    "--fork",
+    "--mount-proc",
+    // If unshare itself is killed, its child (our PID 1) gets SIGKILL too.
+    "--kill-child",
+];
+
+/// Run `[PREFIX...] unshare FLAGS true` in a child process: `Err` holds what went wrong, for
+/// a table cell (the last line `unshare` wrote on stderr).
+pub fn try_flags(prefix: &[String], flags: &[&str]) -> Result<(), String> {
+    let mut argv: Vec<&str> = prefix.iter().map(String::as_str).collect();
+    argv.push("unshare");
+    argv.extend(flags);
+    argv.push("true");
+    let out = Command::new(argv[0]).args(&argv[1..]).stdin(Stdio::null()).output();
+    match out {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{} is not installed", argv[0]))
+        }
+        Err(err) => Err(format!("could not run {}: {err}", argv[0])),
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            Err(stderr.lines().last().unwrap_or("failed, and said nothing").trim().to_string())
+        }
+    }
+}
