@@ -36,7 +36,7 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     // Try it first, as doctor does: if user namespaces are off here, say why and how to fix it,
     // instead of leaving unshare's bare "Operation not permitted".
-    if let Err(why) = crate::unshare::try_flags(&[], SANDBOX_FLAGS) {
+    if let Err(why) = crate::unshare::try_unshare(&[], SANDBOX_FLAGS, &["true"]) {
         let machine = crate::doctor::look_without_probes();
         bail!("the sandbox cannot start here: {why}\n{}", crate::doctor::why_user_namespaces_fail(&machine));
     }

@@ -1,6 +1,6 @@
 //! The `unshare` command lines that both `cargo xtask sandbox` and `cargo xtask doctor` use:
-//! the sandbox's flags, which the sandbox runs and doctor tries, and [`try_flags`], which tries
-//! any flags in a child process (never in this one) and keeps what `unshare` said.
+//! the sandbox's flags, which the sandbox runs and doctor tries, and [`try_unshare`], which
+//! tries any flags in a child process (never in this one) and keeps what went wrong.
 //!
 //! Called by `sandbox.rs` (to start, and to check first that it can) and by `doctor/` (its
 //! probes, and its `Probe::Sandbox`). It imports neither, so neither imports the other.
@@ -32,13 +32,14 @@ pub const SANDBOX_FLAGS: &[&str] = &[
     "--kill-child",
 ];
 
-/// Run `[PREFIX...] unshare FLAGS true` in a child process: `Err` holds what went wrong, for
-/// a table cell (the last line `unshare` wrote on stderr).
-pub fn try_flags(prefix: &[String], flags: &[&str]) -> Result<(), String> {
+/// Run `[PREFIX...] unshare FLAGS COMMAND...` in a child process: `Err` holds what went wrong,
+/// for a table cell (the last line it wrote on stderr).
+pub fn try_unshare(prefix: &[String], flags: &[&str], command: &[&str]) -> Result<(), String> {
     let mut argv: Vec<&str> = prefix.iter().map(String::as_str).collect();
     argv.push("unshare");
     argv.extend(flags);
-    argv.push("true");
+    argv.push("--");
+    argv.extend(command);
     let out = Command::new(argv[0]).args(&argv[1..]).stdin(Stdio::null()).output();
     match out {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {

@@ -69,6 +69,9 @@ fn as_root_every_step_has_a_row_and_runs() {
         out.stdout.contains("sudo") && out.stdout.contains("not needed: doctor runs as root"),
         "{out:#?}"
     );
+    // It made a bridge and a veth pair, in a throwaway network namespace.
+    let bridge = out.stdout.lines().find(|l| l.trim_start().starts_with("a bridge and a veth pair"));
+    assert!(bridge.is_some_and(|l| l.contains("made, in a throwaway")), "{out:#?}");
     assert!(out.stderr.is_empty(), "{out:#?}");
 }
 
@@ -407,4 +410,62 @@ fn a_new_step_gets_a_row_of_question_marks() {
     assert_eq!(names[names.len() - 2..], ["step10-example", "setns-enter"]);
     assert_eq!(the_row(&report, "step10-example").as_you, Cell::Unknown);
     assert!(the_row(&report, "step10-example").why.contains("add it to NEEDS"));
+}
+
+/// The bridge and veth modules are not there (issue #22): root's step07 and the sandbox's fail
+/// with EOPNOTSUPP, and doctor names the modules' packages and modprobe.
+#[test]
+fn no_bridge_module_is_found_and_named() {
+    let mut m = Machine::example();
+    let eopnotsupp = || Err("Error: Unknown device type.".to_string());
+    m.as_root.insert(Probe::Bridge, eopnotsupp());
+    m.as_you.insert(Probe::Bridge, eopnotsupp());
+    let report = assess(&m);
+    assert!(!report.to_string().contains("Nothing to fix"), "{report}");
+    for step in ["step07-net", "step08-cgroup", "step09-time"] {
+        let row = the_row(&report, step);
+        let text = finding_of(&report, &row.with_sudo);
+        assert!(text.contains("no bridge or veth module"), "{text}");
+        assert!(text.contains("sudo apt install linux-modules-extra-$(uname -r)"), "{text}");
+        assert!(text.contains("sudo dnf install kernel-modules-$(uname -r)"), "{text}");
+        assert!(text.contains("sudo modprobe bridge veth"), "{text}");
+        assert!(!text.contains("reboot"), "the modules are installed: no reboot\n{text}");
+        assert_eq!(row.in_sandbox, row.with_sudo, "the sandbox's bridge needs them too\n{report}");
+        // An ordinary user's step07 makes no bridge: it runs, with lo only.
+        assert_eq!(row.as_you, Cell::LoOnly, "{report}");
+    }
+    assert_eq!(the_row(&report, "step06-user").with_sudo, Cell::Yes);
+    assert!(report.to_string().contains("could not be made: Error: Unknown device type."), "{report}");
+}
+
+/// A kernel upgraded and not rebooted: /lib/modules/$(uname -r) is gone, so the bridge module
+/// cannot load; doctor says reboot first.
+#[test]
+fn modules_of_the_running_kernel_missing_says_reboot() {
+    let mut m = Machine::example();
+    m.modules_installed = Some(false);
+    m.as_root.insert(Probe::Bridge, Err("RTNETLINK answers: Operation not supported".into()));
+    m.as_you.insert(Probe::Bridge, Err("RTNETLINK answers: Operation not supported".into()));
+    let report = assess(&m);
+    let text = finding_of(&report, &the_row(&report, "step07-net").with_sudo);
+    assert!(text.contains("/lib/modules/6.8.0-45-generic is missing"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("sudo reboot")), "{text}");
+    assert!(report.to_string().contains("/lib/modules/6.8.0-45-generic is missing: not installed"));
+
+    // Without ip doctor cannot try the bridge; the missing modules are still worth a word.
+    m.as_root.remove(&Probe::Bridge);
+    m.as_you.remove(&Probe::Bridge);
+    let report = assess(&m);
+    assert_eq!(the_row(&report, "step07-net").with_sudo, Cell::Yes, "untried is not a failure\n{report}");
+    assert!(report.findings.iter().any(|f| f.title.contains("/lib/modules/6.8.0-45-generic is missing")));
+
+    // Where the bridge is made all the same (built in, or loaded before the upgrade), and where
+    // the kernel loads no modules at all, there is nothing to fix.
+    m.as_root.insert(Probe::Bridge, Ok(()));
+    m.as_you.insert(Probe::Bridge, Ok(()));
+    assert!(assess(&m).findings.is_empty(), "{}", assess(&m));
+    m.kernel_loads_modules = false;
+    m.as_root.remove(&Probe::Bridge);
+    m.as_you.remove(&Probe::Bridge);
+    assert!(assess(&m).findings.is_empty(), "{}", assess(&m));
 }

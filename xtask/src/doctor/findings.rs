@@ -17,6 +17,8 @@ pub(super) enum Cause {
     UnprivilegedOff,
     AppArmor,
     Container,
+    /// The kernel cannot make a bridge or a veth pair: its modules are not there.
+    NoBridgeModule,
     /// Tools the chapters use are not installed (step07 cannot run without `ip`).
     ToolsMissing,
     /// A failure doctor cannot explain: the probe and what unshare said.
@@ -84,6 +86,7 @@ pub(super) fn finding(m: &Machine, cause: &Cause) -> Finding {
                 "docker run --privileged ...    # everything: only on a machine you can throw away".into(),
             ],
         },
+        Cause::NoBridgeModule => bridge_module(m),
         Cause::ToolsMissing => tools_finding(m),
         Cause::Unexplained(probe, err) => Finding {
             title: format!("unshare {} failed: {err}", probe.flags().join(" ")),
@@ -151,6 +154,42 @@ fn apparmor(m: &Machine) -> Finding {
     }
 }
 
+const BRIDGE_TITLE: &str = "the kernel cannot make a bridge or a veth pair: no bridge or veth module";
+
+/// The kernel has no bridge or veth driver: it is a module, not installed for the running
+/// kernel (upgraded, not rebooted; a minimal image), or not loaded where nothing loads it.
+fn bridge_module(m: &Machine) -> Finding {
+    let sudo = sudo_prefix(m);
+    let release = m.kernel.as_deref().unwrap_or("$(uname -r)");
+    let mut lines =
+        vec!["step07's bridge and veths (steps 07-09, as root and in the sandbox) fail with EOPNOTSUPP, \
+         \"Operation not supported\"; the kernel makes them with its bridge and veth modules"
+            .to_string()];
+    let mut fixes = Vec::new();
+    if !m.kernel_loads_modules {
+        lines.push(
+            "this kernel loads no modules (there is no /proc/modules): it was built without them; \
+                    boot a kernel with CONFIG_BRIDGE and CONFIG_VETH"
+                .into(),
+        );
+        return Finding { title: BRIDGE_TITLE.into(), lines, fixes };
+    }
+    if m.modules_installed == Some(false) {
+        lines.push(format!(
+            "/lib/modules/{release} is missing: the running kernel's modules are not installed; most \
+             often the kernel was upgraded and the machine not yet rebooted into it"
+        ));
+        fixes.push(format!("{sudo}reboot    # into the kernel that is installed, with its modules"));
+    }
+    lines.push("or install the modules for the running kernel, and load them:".into());
+    fixes.extend([
+        format!("{sudo}apt install linux-modules-extra-$(uname -r)    # Ubuntu"),
+        format!("{sudo}dnf install kernel-modules-$(uname -r)    # Fedora"),
+        format!("{sudo}modprobe bridge veth"),
+    ]);
+    Finding { title: BRIDGE_TITLE.into(), lines, fixes }
+}
+
 /// The tools of [`TOOLS`] that are missing, and the one command that installs them all.
 fn tools_finding(m: &Machine) -> Finding {
     let missing: Vec<&(&str, &str, &str)> =
@@ -193,6 +232,21 @@ pub(super) fn advice(m: &Machine) -> Vec<Finding> {
                 "in it you are root over namespaces you own; it needs user namespaces, see above".into()
             }],
             fixes: vec!["cargo xtask sandbox".into()],
+        });
+    }
+    let bridge_tried = m.as_you.contains_key(&Probe::Bridge) || m.as_root.contains_key(&Probe::Bridge);
+    if !bridge_tried && m.kernel_loads_modules && m.modules_installed == Some(false) {
+        let release = m.kernel.as_deref().unwrap_or("$(uname -r)");
+        advice.push(Finding {
+            title: format!(
+                "/lib/modules/{release} is missing: the running kernel's modules are not installed"
+            ),
+            lines: vec![
+                "doctor could not try a bridge (no ip): step07's may fail with \"Operation not supported\""
+                    .into(),
+                "most often the kernel was upgraded and the machine not yet rebooted into it".into(),
+            ],
+            fixes: vec![format!("{}reboot", sudo_prefix(m))],
         });
     }
     if m.missing_tools.iter().any(|t| t == "mdbook") {

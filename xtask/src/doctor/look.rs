@@ -28,13 +28,19 @@ pub fn look() -> Machine {
         }
         None => Vec::new(),
     };
-    // An ordinary user may try only what needs no root: the user namespaces.
-    let yours: &[Probe] = if machine.you_are_root { &Probe::ALL } else { &[Probe::User, Probe::Sandbox] };
-    machine.as_you = yours.iter().map(|&p| (p, probe(&as_you_prefix, p))).collect();
+    // An ordinary user may try only what needs no root: the user namespaces. The bridge is
+    // made with `ip`: without it, doctor cannot try (and says so).
+    let ip = in_path("ip");
+    let mine: &[Probe] = &[Probe::User, Probe::Sandbox, Probe::Bridge];
+    let yours: &[Probe] = if machine.you_are_root { &Probe::ALL } else { mine };
+    let tried = |probes: &[Probe], prefix: &[String]| -> BTreeMap<Probe, Outcome> {
+        probes.iter().filter(|&&p| p != Probe::Bridge || ip).map(|&p| (p, probe(prefix, p))).collect()
+    };
+    machine.as_you = tried(yours, &as_you_prefix);
     machine.as_root = match machine.sudo {
         _ if machine.you_are_root => machine.as_you.clone(),
-        Sudo::NotNeeded => Probe::ALL.iter().map(|&p| (p, probe(&[], p))).collect(),
-        Sudo::Works => Probe::ALL.iter().map(|&p| (p, probe(&["sudo".into(), "-n".into()], p))).collect(),
+        Sudo::NotNeeded => tried(&Probe::ALL, &[]),
+        Sudo::Works => tried(&Probe::ALL, &["sudo".into(), "-n".into()]),
         _ => BTreeMap::new(),
     };
     machine
@@ -54,6 +60,7 @@ pub fn look_without_probes() -> Machine {
     let sys_admin = capability(&status, 21).unwrap_or(euid_root); // CAP_SYS_ADMIN is bit 21
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let exe = std::env::current_exe().ok();
+    let kernel = kernel_release();
     let target_dir = exe
         .as_deref()
         .and_then(|e| e.parent()?.parent())
@@ -87,7 +94,9 @@ pub fn look_without_probes() -> Machine {
         wsl: wsl(&std::fs::read_to_string("/proc/version").unwrap_or_default()),
         cgroups: cgroups(&mountinfo),
         root_shared: root_shared(&mountinfo),
-        kernel: kernel_release(),
+        kernel_loads_modules: Path::new("/proc/modules").exists(),
+        modules_installed: kernel.as_ref().map(|k| Path::new("/lib/modules").join(k).is_dir()),
+        kernel,
         missing_tools: TOOLS.iter().filter(|(t, ..)| !in_path(t)).map(|(t, ..)| t.to_string()).collect(),
         steps: crate::steps(&root).unwrap_or_default(),
         target_dir,
@@ -97,7 +106,7 @@ pub fn look_without_probes() -> Machine {
 
 /// Run one probe, `[PREFIX...] unshare FLAGS true`, in a child process.
 pub fn probe(prefix: &[String], probe: Probe) -> Outcome {
-    crate::unshare::try_flags(prefix, probe.flags())
+    crate::unshare::try_unshare(prefix, probe.flags(), probe.command())
 }
 
 /// The user and group who ran sudo, if doctor runs as root because of sudo.

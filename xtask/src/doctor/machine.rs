@@ -74,6 +74,11 @@ pub struct Machine {
     pub root_shared: Option<bool>,
     /// The kernel release, `6.8.0-45-generic`.
     pub kernel: Option<String>,
+    /// The kernel loads modules (/proc/modules exists); without, all it has is built in.
+    pub kernel_loads_modules: bool,
+    /// /lib/modules/RELEASE exists: the running kernel's modules are installed. It is missing
+    /// after a kernel upgrade until the reboot, and in minimal images.
+    pub modules_installed: Option<bool>,
     /// The tools of [`TOOLS`](super::needs::TOOLS) that are not in PATH.
     pub missing_tools: Vec<String>,
     /// The `stepNN-*` directories of the workspace.
@@ -95,7 +100,7 @@ impl Machine {
             root_on_the_host: false,
             uid_map: None,
             sudo: Sudo::Works,
-            as_you: all_ok(&[Probe::User, Probe::Sandbox]),
+            as_you: all_ok(&[Probe::User, Probe::Sandbox, Probe::Bridge]),
             as_root: all_ok(&Probe::ALL),
             proc_mounted: true,
             max_user_namespaces: Some(63_000),
@@ -109,6 +114,8 @@ impl Machine {
             cgroups: Cgroups::V2,
             root_shared: Some(true),
             kernel: Some("6.8.0-45-generic".into()),
+            kernel_loads_modules: true,
+            modules_installed: Some(true),
             missing_tools: Vec::new(),
             steps: NEEDS.iter().filter(|n| n.name.starts_with("step")).map(|n| n.name.to_string()).collect(),
             target_dir: PathBuf::from("/home/alice/namespaces/target"),

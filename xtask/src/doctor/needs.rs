@@ -4,7 +4,8 @@
 //! Read by every other part of doctor (`look.rs` runs the probes, `assess.rs` decides from
 //! them, `report.rs` and `findings.rs` name the tools), and by `reset.rs` (the steps' names).
 
-/// Something doctor tries for real: `unshare FLAGS true`, in a child process.
+/// Something doctor tries for real: `unshare FLAGS COMMAND` (COMMAND is `true` but for
+/// [`Probe::Bridge`]), in a child process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Probe {
     Uts,
@@ -16,11 +17,16 @@ pub enum Probe {
     User,
     /// What step07 and `cargo xtask sandbox` do: the same, with a network namespace too.
     Sandbox,
+    /// What step07 does on the host, and in the sandbox: make a bridge and a veth pair, here in
+    /// a throwaway network namespace (of a user namespace of its own, so that no root is
+    /// needed). The kernel makes them with its `bridge` and `veth` modules: where those are
+    /// not installed for the running kernel, it says EOPNOTSUPP ("Operation not supported").
+    Bridge,
 }
 
 impl Probe {
-    pub const ALL: [Probe; 6] =
-        [Probe::Uts, Probe::Ipc, Probe::Pid, Probe::Mount, Probe::User, Probe::Sandbox];
+    pub const ALL: [Probe; 7] =
+        [Probe::Uts, Probe::Ipc, Probe::Pid, Probe::Mount, Probe::User, Probe::Sandbox, Probe::Bridge];
 
     /// The `unshare` flags that make the namespaces this probe tries.
     pub fn flags(self) -> &'static [&'static str] {
@@ -42,12 +48,26 @@ impl Probe {
                 "--mount-proc",
             ],
             Probe::Sandbox => crate::unshare::SANDBOX_FLAGS,
+            Probe::Bridge => &["--user", "--map-root-user", "--net"],
+        }
+    }
+
+    /// What runs in the namespaces: `true`, or for [`Probe::Bridge`] the `ip` commands that
+    /// make what step07 makes (they go with the namespace when `ip` exits).
+    pub fn command(self) -> &'static [&'static str] {
+        match self {
+            Probe::Bridge => &[
+                "sh",
+                "-c",
+                "ip link add doctor0 type bridge && ip link add doctor1 type veth peer name doctor2",
+            ],
+            _ => &["true"],
         }
     }
 
     /// Whether the probe makes a user namespace, which an ordinary user may do without root.
     pub(super) fn makes_user_namespace(self) -> bool {
-        matches!(self, Probe::User | Probe::Sandbox)
+        matches!(self, Probe::User | Probe::Sandbox | Probe::Bridge)
     }
 }
 
@@ -88,19 +108,19 @@ pub const NEEDS: &[Needs] = &[
     Needs { name: "step06-user", probes: &[Probe::User], root: false, why: "user namespaces, no root" },
     Needs {
         name: STEP07,
-        probes: &[Probe::Sandbox],
+        probes: &[Probe::Sandbox, Probe::Bridge],
         root: false,
         why: "user namespaces; its bridge: CAP_NET_ADMIN on the host",
     },
     Needs {
         name: "step08-cgroup",
-        probes: &[Probe::Sandbox],
+        probes: &[Probe::Sandbox, Probe::Bridge],
         root: false,
         why: "as step07; --pids-max: a cgroup of its own, as the host's root or in a delegated subtree (not in the sandbox)",
     },
     Needs {
         name: "step09-time",
-        probes: &[Probe::Sandbox],
+        probes: &[Probe::Sandbox, Probe::Bridge],
         root: false,
         why: "as step08; a time namespace: Linux 5.6",
     },

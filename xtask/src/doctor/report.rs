@@ -6,7 +6,7 @@
 use std::fmt::{self, Write as _};
 
 use super::machine::{kernel_version, Cgroups, Machine, Sudo};
-use super::needs::{APPARMOR_PROFILE, TOOLS};
+use super::needs::{Probe, APPARMOR_PROFILE, TOOLS};
 
 /// One cell of the table: can this step run, as whom.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +155,22 @@ pub(super) fn facts(m: &Machine) -> Vec<(String, String)> {
         None => "unknown: no /proc/self/mountinfo",
     };
     facts.push(("/ is mounted".into(), root.into()));
+    let release = m.kernel.as_deref().unwrap_or("RELEASE");
+    let modules = match (m.kernel_loads_modules, m.modules_installed) {
+        (false, _) => "none: what this kernel has is built in (there is no /proc/modules)".to_string(),
+        (true, Some(true)) => format!("installed for the running kernel (/lib/modules/{release})"),
+        (true, Some(false)) => {
+            format!("/lib/modules/{release} is missing: not installed for the running kernel")
+        }
+        (true, None) => "unknown".to_string(),
+    };
+    facts.push(("kernel modules".into(), modules));
+    let bridge = match m.as_root.get(&Probe::Bridge).or(m.as_you.get(&Probe::Bridge)) {
+        Some(Ok(())) => "made, in a throwaway network namespace (fine)".to_string(),
+        Some(Err(err)) => format!("could not be made: {err}"),
+        None => "untried: doctor makes them with ip, which is not here".to_string(),
+    };
+    facts.push(("a bridge and a veth pair".into(), bridge));
     let tools = if m.missing_tools.is_empty() {
         format!("all {} found", TOOLS.len())
     } else {
