@@ -469,3 +469,69 @@ fn modules_of_the_running_kernel_missing_says_reboot() {
     m.as_you.remove(&Probe::Bridge);
     assert!(assess(&m).findings.is_empty(), "{}", assess(&m));
 }
+
+/// Started through sudo, doctor runs its probes "as you" with a minimal environment: a process
+/// of yours may read its own processes' /proc/PID/environ, so root's variables must not reach
+/// them (issue #20). `unshare` is replaced, in a throwaway mount namespace, by a script that
+/// writes down its uid and environment, then runs the real one.
+#[test]
+fn through_sudo_the_probes_as_you_get_none_of_roots_environment() {
+    if !root_or_skip("sudo runs doctor as root") {
+        return;
+    }
+    let dir = testkit::fresh_dir_for_nobody("probe-environ");
+    let seen = dir.join("seen");
+    std::fs::create_dir(&seen).unwrap();
+    std::os::unix::fs::chown(&seen, Some(65534), Some(65534)).unwrap();
+    let real = dir.join("unshare.real");
+    let which = run(&["sh", "-c", "command -v unshare"]);
+    std::fs::copy(which.stdout.trim(), &real).unwrap();
+    let wrapper = dir.join("unshare");
+    let script = format!(
+        "#!/bin/sh\n{{ id -u; env; }} > {seen}/$$ 2>/dev/null\nexec {real} \"$@\"\n",
+        seen = seen.display(),
+        real = real.display()
+    );
+    std::fs::write(&wrapper, script).unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // Every unshare in PATH, in the mount namespace only, is the wrapper.
+    let bind = "for u in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do \
+                  [ -f $u/unshare ] && mount --bind \"$0\" $u/unshare; done; exec \"$@\"";
+    let wrapper = wrapper.display().to_string();
+    let out = run(&[
+        "env",
+        "SUDO_UID=65534",
+        "SUDO_GID=65534",
+        "SUDO_USER=nobody",
+        "ROOTS_SECRET=do-not-show",
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        bind,
+        &wrapper,
+        XTASK,
+        "doctor",
+    ]);
+    out.assert_status(0);
+    let mut as_you = 0;
+    for entry in std::fs::read_dir(&seen).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        if text.lines().next() != Some("65534") {
+            continue;
+        }
+        as_you += 1;
+        let mut vars: Vec<&str> =
+            text.lines().skip(1).filter_map(|l| l.split_once('=')).map(|(k, _)| k).collect();
+        vars.sort();
+        vars.dedup();
+        // `sh` (the wrapper) adds PWD of its own; nothing else may be there but PATH.
+        vars.retain(|v| !["PWD", "SHLVL", "_", "OLDPWD"].contains(v));
+        assert_eq!(vars, ["PATH"], "a probe run as you saw\n{text}");
+        assert!(text.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(as_you >= 3, "the probes as you (User, Sandbox, Bridge) should have run as 65534\n{out:#?}");
+}

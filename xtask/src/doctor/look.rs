@@ -12,6 +12,9 @@ use std::process::{Command, Stdio};
 use super::machine::{Cgroups, Machine, Outcome, Sudo};
 use super::needs::{Probe, APPARMOR_PROFILE, TOOLS};
 
+/// The PATH of the probes doctor, run by root through sudo, runs as you: the system's.
+const MINIMAL_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Gather the facts, and run the probes.
 pub fn look() -> Machine {
     let mut machine = look_without_probes();
@@ -19,13 +22,21 @@ pub fn look() -> Machine {
         machine.sudo = sudo();
     }
     let you = invoking_user();
-    // As you: through setpriv if we are root because of sudo, so that "as you" means you.
+    // As you: through setpriv if we are root because of sudo, so that "as you" means you. With
+    // an environment of its own, cleared first (`env -i`, while still root): a process of yours
+    // may read /proc/PID/environ of your processes, and root's variables are not for you.
     let as_you_prefix: Vec<String> = match you {
-        Some((uid, gid)) => {
-            ["setpriv", &format!("--reuid={uid}"), &format!("--regid={gid}"), "--clear-groups"]
-                .map(String::from)
-                .to_vec()
-        }
+        Some((uid, gid)) => [
+            "env",
+            "-i",
+            &format!("PATH={MINIMAL_PATH}"),
+            "setpriv",
+            &format!("--reuid={uid}"),
+            &format!("--regid={gid}"),
+            "--clear-groups",
+        ]
+        .map(String::from)
+        .to_vec(),
         None => Vec::new(),
     };
     // An ordinary user may try only what needs no root: the user namespaces. The bridge is
