@@ -22,6 +22,25 @@ fn doctor_as_nobody() -> Vec<String> {
     argv
 }
 
+/// `env` with the variables sudo sets removed, then `set` added: the tests decide whether doctor
+/// sees a run through sudo, whether or not they themselves run through sudo (`SUDO_UID` in
+/// their environment would make doctor report for that user).
+fn doctor_env(set: &[&str]) -> Vec<String> {
+    let mut argv: Vec<String> =
+        ["env", "-u", "SUDO_UID", "-u", "SUDO_GID", "-u", "SUDO_USER", "-u", "SUDO_COMMAND"]
+            .map(String::from)
+            .to_vec();
+    argv.extend(set.iter().map(|s| s.to_string()));
+    argv
+}
+
+/// `xtask doctor` as this process's user, never "through sudo".
+fn doctor_plain() -> Vec<String> {
+    let mut argv = doctor_env(&[]);
+    argv.extend([XTASK.to_string(), "doctor".into()]);
+    argv
+}
+
 /// The cells of the table's row for `step`: [step, as you, with sudo, in sandbox, why].
 fn row(out: &Out, step: &str) -> Vec<String> {
     let line = out
@@ -55,8 +74,9 @@ fn as_root_every_step_has_a_row_and_runs() {
     if !root_or_skip("doctor's 'as you' is root only when run by root") {
         return;
     }
-    let out = run(&[XTASK, "doctor"]);
+    let out = run(&doctor_plain());
     out.assert_status(0);
+    assert!(out.stdout.starts_with("Which steps run here, for root (uid 0):"), "{out:#?}");
     let steps = xtask::steps(&xtask::workspace()).unwrap();
     for step in steps.iter().map(String::as_str).chain(["setns-enter"]) {
         let cells = row(&out, step);
@@ -106,7 +126,9 @@ fn through_sudo_as_you_is_the_user_who_ran_it() {
     if !root_or_skip("sudo runs doctor as root") {
         return;
     }
-    let out = run(&["env", "SUDO_UID=65534", "SUDO_GID=65534", XTASK, "doctor"]);
+    let mut argv = doctor_env(&["SUDO_UID=65534", "SUDO_GID=65534"]);
+    argv.extend([XTASK.to_string(), "doctor".into()]);
+    let out = run(&argv);
     out.assert_status(0);
     assert!(
         out.stdout.starts_with("Which steps run here, for nobody (uid 65534), through sudo:"),
@@ -167,18 +189,43 @@ fn path_without_ip() -> PathBuf {
 
 #[test]
 fn a_missing_tool_is_named_with_its_package() {
+    if !is_root() && !user_namespaces_here() {
+        eprintln!("note: this test needs root, or user namespaces");
+        return;
+    }
     let dir = path_without_ip();
-    let mut argv = vec!["env".to_string(), format!("PATH={}", dir.display())];
-    argv.extend([XTASK.to_string(), "doctor".into()]);
-    let out = run(&argv);
+    let path = format!("PATH={}", dir.display());
+    // Doctor looks for tools in the sbin directories too (capsh is /usr/sbin/capsh on Debian,
+    // outside a user's PATH), where ip is as well: an empty tmpfs hides them, in a throwaway
+    // mount namespace (of a user namespace of our own, when we are not root).
+    let hide_sbin = "for d in /usr/local/sbin /usr/sbin /sbin; do \
+                       if [ -d $d ]; then mount -t tmpfs none $d || exit 125; fi; done; exec \"$@\"";
+    let without_ip = |sudo: &[&str]| {
+        let mut argv = doctor_env(&[&[path.as_str()], sudo].concat());
+        if !is_root() {
+            argv.extend(["unshare", "--user", "--map-root-user"].map(String::from));
+        }
+        argv.extend(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", hide_sbin, "sh"].map(String::from),
+        );
+        argv.extend([XTASK.to_string(), "doctor".into()]);
+        run(&argv)
+    };
+    let out = without_ip(&[]);
+    // Run by root through sudo, doctor names the tool all the same.
+    let through_sudo = is_root().then(|| without_ip(&["SUDO_UID=65534", "SUDO_GID=65534"]));
     let _ = std::fs::remove_dir_all(&dir);
-    out.assert_status(0);
-    assert!(out.stdout.contains("missing: ip"), "{out:#?}");
-    assert!(out.stdout.contains("not installed: ip (iproute2)"), "{out:#?}");
-    assert!(out.stdout.contains("apt install iproute2"), "{out:#?}");
-    // step07 speaks rtnetlink itself: without ip, root still gets its bridge.
-    if is_root() {
+    for out in [Some(&out), through_sudo.as_ref()].into_iter().flatten() {
+        out.assert_status(0);
+        assert!(out.stdout.contains("missing: ip"), "{out:#?}");
+        assert!(out.stdout.contains("not installed: ip (iproute2)"), "{out:#?}");
+        assert!(out.stdout.contains("apt install iproute2"), "{out:#?}");
+    }
+    // step07 speaks rtnetlink itself: without ip, root still gets its bridge; the user who ran
+    // sudo, lo only.
+    if let Some(sudo) = &through_sudo {
         assert_eq!(row(&out, "step07-net")[1], "yes", "{out:#?}");
+        assert_eq!(row(sudo, "step07-net")[1..3], ["lo only", "yes"], "{sudo:#?}");
     }
 }
 
@@ -188,9 +235,21 @@ fn a_missing_tool_is_named_with_its_package() {
 #[test]
 fn without_proc() {
     let argv: Vec<String> = if is_root() {
-        ["unshare", "--mount", "--pid", "--fork", "sh", "-c", "umount -l /proc && exec \"$0\" doctor", XTASK]
-            .map(String::from)
-            .to_vec()
+        let mut argv = doctor_env(&[]);
+        argv.extend(
+            [
+                "unshare",
+                "--mount",
+                "--pid",
+                "--fork",
+                "sh",
+                "-c",
+                "umount -l /proc && exec \"$0\" doctor",
+                XTASK,
+            ]
+            .map(String::from),
+        );
+        argv
     } else {
         if !user_namespaces_here() {
             eprintln!("note: this test needs root, or user namespaces");
@@ -534,4 +593,19 @@ fn through_sudo_the_probes_as_you_get_none_of_roots_environment() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(as_you >= 3, "the probes as you (User, Sandbox, Bridge) should have run as 65534\n{out:#?}");
+}
+
+/// step06's exercise 3 decodes capabilities with capsh: doctor names its package; installed in
+/// /usr/sbin, outside an ordinary user's PATH on Debian, it says to type it in full.
+#[test]
+fn capsh_is_a_tool_with_its_package() {
+    let mut m = Machine::example();
+    m.missing_tools = vec!["capsh".into()];
+    let text = assess(&m).to_string();
+    assert!(text.contains("not installed: capsh (libcap2-bin)"), "{text}");
+    assert!(text.contains("$ sudo apt install libcap2-bin"), "{text}");
+    m.missing_tools.clear();
+    m.tools_outside_path = vec!["/usr/sbin/capsh".into()];
+    let text = assess(&m).to_string();
+    assert!(text.contains("not in your PATH, type them in full: /usr/sbin/capsh"), "{text}");
 }

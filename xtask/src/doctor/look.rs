@@ -108,7 +108,16 @@ pub fn look_without_probes() -> Machine {
         kernel_loads_modules: Path::new("/proc/modules").exists(),
         modules_installed: kernel.as_ref().map(|k| Path::new("/lib/modules").join(k).is_dir()),
         kernel,
-        missing_tools: TOOLS.iter().filter(|(t, ..)| !in_path(t)).map(|(t, ..)| t.to_string()).collect(),
+        missing_tools: TOOLS
+            .iter()
+            .filter(|(t, ..)| !in_path(t) && outside_path(t).is_none())
+            .map(|(t, ..)| t.to_string())
+            .collect(),
+        tools_outside_path: TOOLS
+            .iter()
+            .filter(|(t, ..)| !in_path(t))
+            .filter_map(|(t, ..)| Some(outside_path(t)?.display().to_string()))
+            .collect(),
         steps: crate::steps(&root).unwrap_or_default(),
         target_dir,
         doctor_command: format!("{doctor} doctor"),
@@ -217,6 +226,12 @@ fn kernel_release() -> Option<String> {
     }
     let out = Command::new("uname").arg("-r").output().ok()?;
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|r| !r.is_empty())
+}
+
+/// Where `tool` is in the system's sbin directories, which an ordinary user's PATH lacks on
+/// Debian (capsh is /usr/sbin/capsh there).
+fn outside_path(tool: &str) -> Option<std::path::PathBuf> {
+    ["/usr/local/sbin", "/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.is_file())
 }
 
 fn in_path(tool: &str) -> bool {

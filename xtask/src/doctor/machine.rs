@@ -81,6 +81,8 @@ pub struct Machine {
     pub modules_installed: Option<bool>,
     /// The tools of [`TOOLS`](super::needs::TOOLS) that are not in PATH.
     pub missing_tools: Vec<String>,
+    /// The tools of `TOOLS` that are installed, in a directory not in PATH: `/usr/sbin/capsh`.
+    pub tools_outside_path: Vec<String>,
     /// The `stepNN-*` directories of the workspace.
     pub steps: Vec<String>,
     /// The workspace's target directory, for the AppArmor profile.
@@ -117,6 +119,7 @@ impl Machine {
             kernel_loads_modules: true,
             modules_installed: Some(true),
             missing_tools: Vec::new(),
+            tools_outside_path: Vec::new(),
             steps: NEEDS.iter().filter(|n| n.name.starts_with("step")).map(|n| n.name.to_string()).collect(),
             target_dir: PathBuf::from("/home/alice/namespaces/target"),
             doctor_command: "/home/alice/namespaces/target/debug/xtask doctor".into(),

@@ -152,6 +152,7 @@ pub const TOOLS: &[(&str, &str, &str)] = &[
     ("ping", "iputils-ping", "chapters 6, 7"),
     ("strace", "strace", "the benchmarks appendix"),
     ("nc", "netcat-openbsd", "chapter 7"),
+    ("capsh", "libcap2-bin", "chapter 6, exercise 3: the capabilities of a process"),
     ("mdbook", "", "building the book"),
 ];
 

@@ -171,11 +171,15 @@ pub(super) fn facts(m: &Machine) -> Vec<(String, String)> {
         None => "untried: doctor makes them with ip, which is not here".to_string(),
     };
     facts.push(("a bridge and a veth pair".into(), bridge));
-    let tools = if m.missing_tools.is_empty() {
+    let mut tools = if m.missing_tools.is_empty() {
         format!("all {} found", TOOLS.len())
     } else {
         format!("missing: {}", m.missing_tools.join(", "))
     };
+    if !m.tools_outside_path.is_empty() {
+        let outside = m.tools_outside_path.join(", ");
+        tools.push_str(&format!("; not in your PATH, type them in full: {outside}"));
+    }
     facts.push(("tools".into(), tools));
     facts
 }
