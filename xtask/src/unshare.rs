@@ -18,6 +18,9 @@ pub const SANDBOX_FLAGS: &[&str] = &[
     // Its own hostname (we call it `sandbox`) and IPC objects: `ipcmk` inside leaves no queue behind.
     "--uts",
     "--ipc",
+    // Its own cgroup namespace: /proc/self/cgroup inside shows the sandbox's cgroup as `/`, and
+    // `nsenter --all` inside, which enters every namespace of its target, finds one to enter.
+    "--cgroup",
     // Its own mount table, private, so that no mount made inside propagates to the host.
     "--mount",
     "--propagation",
@@ -30,7 +33,16 @@ pub const SANDBOX_FLAGS: &[&str] = &[
     "--mount-proc",
     // If unshare itself is killed, its child (our PID 1) gets SIGKILL too.
     "--kill-child",
+    // Its own time namespace (Linux 5.6), for the same reason as the cgroup one: with it,
+    // every namespace nsenter --all looks for is the sandbox's. Left out on older kernels.
+    "--time",
 ];
+
+/// `flags` without `--time` on a kernel that has no time namespaces (no /proc/self/ns/time).
+pub fn for_this_kernel(flags: &[&'static str]) -> Vec<&'static str> {
+    let time = std::path::Path::new("/proc/self/ns/time").exists();
+    flags.iter().copied().filter(|f| time || *f != "--time").collect()
+}
 
 /// Run `[PREFIX...] unshare FLAGS COMMAND...` in a child process: `Err` holds what went wrong,
 /// for a table cell (the last line it wrote on stderr).

@@ -39,16 +39,35 @@ fn bin(name: &str) -> String {
     reachable_by_nobody(path.to_str().unwrap()).display().to_string()
 }
 
-/// The argv that runs `command` in the sandbox, as nobody if we are root.
-fn sandbox_argv(command: &[&str]) -> Vec<String> {
+/// A new directory of the sandbox's user (nobody, when we are root), mode 0700, for its
+/// XDG_RUNTIME_DIR: where the sandbox records itself for `--join`.
+fn runtime_dir() -> PathBuf {
+    let dir = testkit::fresh_dir_for_nobody("runtime");
+    if is_root() {
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
+/// `xtask sandbox ARGS`, as nobody if we are root, with `runtime` as XDG_RUNTIME_DIR.
+fn sandbox_argv_in(runtime: &Path, args: &[&str]) -> Vec<String> {
     let mut argv: Vec<String> = Vec::new();
     if is_root() {
         argv.extend(NOBODY.map(String::from));
     }
+    argv.extend(["env".into(), format!("XDG_RUNTIME_DIR={}", runtime.display())]);
     argv.push(reachable_by_nobody(XTASK).display().to_string());
-    argv.extend(["sandbox", "--"].map(String::from));
-    argv.extend(command.iter().map(|s| s.to_string()));
+    argv.push("sandbox".into());
+    argv.extend(args.iter().map(|s| s.to_string()));
     argv
+}
+
+/// The argv that runs `command` in the sandbox, as nobody if we are root.
+fn sandbox_argv(command: &[&str]) -> Vec<String> {
+    static RUNTIME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let runtime = RUNTIME.get_or_init(runtime_dir);
+    sandbox_argv_in(runtime, &[&["--"], command].concat())
 }
 
 /// Run `script` with `sh -c` in the sandbox. In it, `$S1` ... `$S7` are the steps and `$SE`
@@ -106,6 +125,102 @@ fn banner_on_stderr_and_the_commands_exit_status() {
         assert!(out.stderr.contains(says), "the banner should say '{says}'\n{out:#?}");
     }
     assert!(!out.stderr.contains("root already"), "{out:#?}");
+    assert!(out.stderr.contains("another terminal joins with: cargo xtask sandbox --join"), "{out:#?}");
+    assert!(out.stderr.contains("a --pid-file written here holds the sandbox's own PID"), "{out:#?}");
+    assert!(out.stderr.contains("`sudo unshare --net X` is X"), "{out:#?}");
+}
+
+#[test]
+fn help_is_printed_not_run() {
+    for help in ["--help", "-h"] {
+        let out = run(&sandbox_argv_in(&runtime_dir(), &[help]));
+        out.assert_status(0);
+        assert!(out.stdout.contains("cargo xtask sandbox --join [PID] [-- COMMAND...]"), "{out:#?}");
+        assert!(!out.stderr.contains("[sandbox]"), "no sandbox was to start\n{out:#?}");
+    }
+    let out = run(&sandbox_argv_in(&runtime_dir(), &["--bogus"]));
+    assert_ne!(out.status, 0, "{out:#?}");
+    assert!(out.stderr.contains("unknown option --bogus; see cargo xtask sandbox --help"), "{out:#?}");
+}
+
+/// A cgroup namespace (and a time namespace, where the kernel has them) of its own: inside,
+/// every cgroup path is `/`, and `nsenter --all`, which enters each namespace of its target,
+/// works.
+#[test]
+fn cgroup_namespace_of_its_own_and_nsenter_all_works() {
+    if !sandbox_or_skip() {
+        return;
+    }
+    let out =
+        in_sandbox("readlink /proc/self/ns/cgroup; cat /proc/self/cgroup; nsenter --all -t $$ echo entered");
+    out.assert_status(0);
+    let mut lines = out.stdout.lines();
+    let host = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+    assert_ne!(lines.next(), Some(host.to_str().unwrap()), "{out:#?}");
+    let rest: Vec<&str> = lines.collect();
+    assert_eq!(rest.last(), Some(&"entered"), "{out:#?}");
+    for line in &rest[..rest.len() - 1] {
+        assert!(line.ends_with(":/"), "{line}: the sandbox's cgroup should be its root\n{out:#?}");
+    }
+}
+
+/// `sudo` inside says, in one line, what to type instead, and runs nothing.
+#[test]
+fn sudo_inside_says_it_is_not_needed() {
+    if !sandbox_or_skip() {
+        return;
+    }
+    let out = in_sandbox("sudo echo ran; echo $?; sudo -s; sudo bash; sudo unshare --net ip -br link");
+    out.assert_status(1);
+    assert_eq!(out.stdout, "1\n", "{out:#?}");
+    let said: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("sudo: ")).collect();
+    assert_eq!(
+        said,
+        [
+            "sudo: you are already root in the sandbox: run the command without sudo: echo ran",
+            "sudo: you are already root in the sandbox, in a root shell: no need for sudo -s",
+            "sudo: you are already root in the sandbox, in a root shell: no need for sudo bash",
+            "sudo: the sandbox is already a throwaway network namespace: run ip -br link (without sudo unshare --net)",
+        ],
+        "{out:#?}"
+    );
+}
+
+/// A second terminal joins the running sandbox: the same namespaces, root there, the sandbox's
+/// PIDs and hostname, found through the sandbox's own record, without a machine-wide search.
+#[test]
+fn a_second_terminal_joins_the_running_sandbox() {
+    if !sandbox_or_skip() {
+        return;
+    }
+    let runtime = runtime_dir();
+    let out = run(&sandbox_argv_in(&runtime, &["--join"]));
+    assert_ne!(out.status, 0, "{out:#?}");
+    assert!(out.stderr.contains("no sandbox of yours is running"), "{out:#?}");
+
+    let script = "hostname joined-one; echo ready; read _; exit 0";
+    let running = Running::start(&sandbox_argv_in(&runtime, &["--", "sh", "-c", script]));
+    let pid1 = running.container;
+    let ns =
+        |name: &str| std::fs::read_link(format!("/proc/{pid1}/ns/{name}")).unwrap().display().to_string();
+    let inside = "id -u; hostname; readlink /proc/self/ns/net /proc/self/ns/pid /proc/self/ns/mnt; \
+                  tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$";
+    let out = run(&sandbox_argv_in(&runtime, &["--join", "--", "sh", "-c", inside]));
+    out.assert_status(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..5], ["0", "joined-one", &ns("net"), &ns("pid"), &ns("mnt")], "{out:#?}");
+    assert!(lines[5].contains(script), "PID 1 there is the sandbox's command\n{out:#?}");
+    let pid: u32 = lines[6].parse().unwrap();
+    assert!(pid < 100, "a PID of the sandbox's own, not the host's: {pid}\n{out:#?}");
+    assert!(out.stderr.contains("[sandbox] joining your sandbox"), "{out:#?}");
+    // By PID too; and a PID that is no sandbox of ours is refused.
+    let by_pid = run(&sandbox_argv_in(&runtime, &["--join", &running.pid().to_string(), "--", "hostname"]));
+    by_pid.assert_status(0);
+    assert_eq!(by_pid.stdout, "joined-one\n", "{by_pid:#?}");
+    let not_ours = run(&sandbox_argv_in(&runtime, &["--join", "1", "--", "true"]));
+    assert_ne!(not_ours.status, 0, "{not_ours:#?}");
+    assert!(not_ours.stderr.contains("no sandbox of yours runs as PID 1"), "{not_ours:#?}");
+    running.finish().assert_status(0);
 }
 
 #[test]
@@ -123,7 +238,8 @@ fn run_by_root_it_says_root_does_not_need_it_and_works() {
     if !testkit::root_or_skip("checks what the sandbox says to root") {
         return;
     }
-    let out = run(&[XTASK, "sandbox", "--", "id", "-u"]);
+    let runtime = format!("XDG_RUNTIME_DIR={}", testkit::fresh_dir("runtime").display());
+    let out = run(&["env", &runtime, XTASK, "sandbox", "--", "id", "-u"]);
     out.assert_status(0);
     assert_eq!(out.stdout, "0\n");
     assert!(out.stderr.contains("you are root already, and do not need the sandbox"), "{out:#?}");

@@ -126,7 +126,7 @@ pub fn look_without_probes() -> Machine {
 
 /// Run one probe, `[PREFIX...] unshare FLAGS true`, in a child process.
 pub fn probe(prefix: &[String], probe: Probe) -> Outcome {
-    crate::unshare::try_unshare(prefix, probe.flags(), probe.command())
+    crate::unshare::try_unshare(prefix, &crate::unshare::for_this_kernel(probe.flags()), probe.command())
 }
 
 /// The user and group who ran sudo, if doctor runs as root because of sudo.
