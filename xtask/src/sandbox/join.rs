@@ -9,12 +9,14 @@
 //! Called by `mod.rs`.
 
 use anyhow::{Context, Result};
+use std::ffi::OsStr;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-/// Join the sandbox `wanted` (or your only one) and run `command` there. Returns only on error.
-pub fn run(dir: &Path, bin: &Path, wanted: Option<u32>, command: &[String]) -> Result<()> {
+/// Join the sandbox `wanted` (or your only one) and run `command` there, with `path` as its
+/// PATH (the sandbox's `sudo` first). Returns only on error.
+pub fn run(dir: &Path, path: &OsStr, wanted: Option<u32>, command: &[String]) -> Result<()> {
     let pid = super::records::the_one(dir, wanted)?;
     let cwd = std::env::current_dir().context("could not read the current directory")?;
     eprintln!("[sandbox] joining your sandbox (its unshare is PID {pid} on the host); leave with: exit");
@@ -35,7 +37,7 @@ pub fn run(dir: &Path, bin: &Path, wanted: Option<u32>, command: &[String]) -> R
         format!("--wd={}", cwd.display()),
         "--".into(),
     ]);
-    nsenter.args(command).env("PATH", super::path_with(bin));
+    nsenter.args(command).env("PATH", path);
     let err = nsenter.exec();
     Err(err).context("could not run nsenter (it is in util-linux: sudo apt install util-linux)")
 }

@@ -75,7 +75,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let dir = records::own_dir()?;
     let bin = sudo::install(&dir)?;
     if let Some(wanted) = join {
-        return join::run(&dir, &bin, wanted, &command);
+        return join::run(&dir, &path_with(&bin), wanted, &command);
     }
     // Try it first, as doctor does: if user namespaces are off here, say why and how to fix it,
     // instead of leaving unshare's bare "Operation not permitted".
@@ -84,6 +84,7 @@ pub fn run(args: &[String]) -> Result<()> {
         let machine = crate::doctor::look_without_probes();
         bail!("the sandbox cannot start here: {why}\n{}", crate::doctor::why_user_namespaces_fail(&machine));
     }
+    records::running(&dir)?; // which also removes the records of sandboxes that ended
     records::record_self(&dir)?;
     banner(&flags);
     let mut unshare = Command::new("unshare");
