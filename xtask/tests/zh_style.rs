@@ -193,8 +193,9 @@ fn half_width(line: &[char]) -> Vec<(usize, char)> {
             }
         }
     }
-    let before = |i: usize| line[..i].iter().rev().find(|c| **c != ' ').copied();
-    let after = |i: usize| line[i + 1..].iter().find(|c| **c != ' ').copied();
+    // Spaces and emphasis marks (`**要求**:`) are skipped.
+    let before = |i: usize| line[..i].iter().rev().find(|c| !matches!(c, ' ' | '*')).copied();
+    let after = |i: usize| line[i + 1..].iter().find(|c| !matches!(c, ' ' | '*')).copied();
     let cjk = |c: Option<char>| c.is_some_and(is_cjk);
     // `--pid`,`findmnt`: English puts a space after its comma; with none, it is Chinese text.
     let between_code = |i: usize| i > 0 && line[i - 1] == MASK && line.get(i + 1) == Some(&MASK);
@@ -341,7 +342,7 @@ fn chinese_pages_keep_one_style() {
 #[test]
 fn the_checker_finds_what_it_is_meant_to_find() {
     let page = "# 第 01 步:标题\n\n要求:root。为什么?因为(见下文)如此。\n这一行接着上一行\n\n\
-                这里有 User 命名空间。去掉 `--pid`,`findmnt` 就\n";
+                这里有 User 命名空间。去掉 `--pid`,`findmnt` 就\n\n**达到**:1.0\n";
     let problems = check_page("p.md", page);
     let has = |s: &str| problems.iter().any(|p| p.contains(s));
     assert!(has("p.md:1:9: half-width `:`"), "{problems:#?}");
@@ -352,7 +353,8 @@ fn the_checker_finds_what_it_is_meant_to_find() {
     assert!(has("p.md:4: a Chinese paragraph goes on from line 3"), "{problems:#?}");
     assert!(has("p.md:6:5: “User 命名空间”: the book says “用户命名空间”"), "{problems:#?}");
     assert!(has("p.md:6:25: half-width `,`"), "{problems:#?}");
-    assert_eq!(problems.len(), 8, "{problems:#?}");
+    assert!(has("p.md:8:7: half-width `:`"), "{problems:#?}");
+    assert_eq!(problems.len(), 9, "{problems:#?}");
 
     // Code, link targets, includes, tags, comments, English text and tables are left alone.
     let fine = "见 `a:b,c(d)` 和 [第 05 步](step05.md#练习)。\n\n{{#include ../a.md:x}}\n\n\
