@@ -56,8 +56,15 @@ const TERMS: &[(&str, &str)] = &[
     ("运行示例", "运行一次"),
     ("lifeline", "生命线"),
     ("竞争条件", "竞态"),
-    ("veth 设备对", "一对虚拟网卡（veth）"),
+    ("veth 设备对", "一对虚拟网卡"),
+    ("1 号进程", "PID 1"),
+    ("前提：", "要求："),
+    ("演示记录", "运行记录"),
 ];
+
+/// The page whose table names each term in English too, and its other names in parentheses
+/// (`PID 1（1 号进程）`): only its first column, without what is in （）, must use the terms.
+const GLOSSARY: &str = "glossary.md";
 
 /// What to do when this test fails.
 const ADVICE: &str = "The Chinese edition keeps one style: see the rules at the top of \
@@ -241,8 +248,25 @@ fn variants(line: &[char]) -> Vec<(usize, &'static str, &'static str)> {
     out
 }
 
+/// A glossary line as the term check reads it: its table row's first cell, what is in （） masked.
+fn glossary_term(line: &[char]) -> Vec<char> {
+    if line.first() != Some(&'|') {
+        return line.to_vec();
+    }
+    let end = line[1..].iter().position(|&c| c == '|').map_or(line.len(), |p| p + 1);
+    let mut depth = 0;
+    let mut out = Vec::with_capacity(line.len());
+    for (i, &c) in line.iter().enumerate() {
+        depth += (c == '（') as i32;
+        out.push(if i >= end || depth > 0 { MASK } else { c });
+        depth -= (c == '）') as i32;
+    }
+    out
+}
+
 /// Every problem of one page's text, as `page:line:column: what`.
 fn check_page(name: &str, text: &str) -> Vec<String> {
+    let glossary = name.ends_with(GLOSSARY);
     let lines = read_lines(text);
     let mut problems = Vec::new();
     for line in &lines {
@@ -264,7 +288,11 @@ fn check_page(name: &str, text: &str) -> Vec<String> {
                 shown.trim()
             ));
         }
-        for (column, variant, preferred) in variants(&line.text) {
+        let terms = match glossary {
+            true => glossary_term(&line.text),
+            false => line.text.clone(),
+        };
+        for (column, variant, preferred) in variants(&terms) {
             problems.push(format!("{name}:{}:{column}: “{variant}”: the book says “{preferred}”", line.number));
         }
     }
@@ -362,6 +390,11 @@ fn the_checker_finds_what_it_is_meant_to_find() {
                 用 docker run (like this) 运行 clone(2)，clone()，f(x)。\n\n\
                 ```\n中文:代码\n中文\n```\n\n| 中 | 文 |\n| 中 | 文 |\n";
     assert_eq!(check_page("f.md", fine), Vec::<String>::new());
+
+    // The glossary names the other forms, in （） or in English; its first form is checked.
+    let glossary = "| PID 1（1 号进程） | PID 1, lifeline |\n| 1 号进程 | x |\n";
+    let problems = check_page("book/zh/src/glossary.md", glossary);
+    assert_eq!(problems, ["book/zh/src/glossary.md:2:3: “1 号进程”: the book says “PID 1”"]);
 
     let entries = summary("# 目录\n\n[简介](introduction.md)\n\n- [第 05 步：挂载命名空间](step05.md)\n    - [编程练习](exercises/step05.md)\n");
     assert_eq!(entries[1].2, ["第 05 步：挂载命名空间", "第 05 步：挂载命名空间，"]);
