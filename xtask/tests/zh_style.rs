@@ -7,7 +7,8 @@
 //!   `第 01 步:`), or the nearest one after it is (`step05: 挂载`); a half-width `(` or `)` is
 //!   wrong when the character just outside it (before `(`, after `)`) or just inside it (after
 //!   `(`, before `)`), spaces skipped, is Chinese; a `,` or `:` between two code spans with no
-//!   space (`` `--pid`,`findmnt` ``) is Chinese text too. "Chinese" means a CJK ideograph, CJK
+//!   space (`` `--pid`,`findmnt` ``), or one that ends a line with Chinese in it (`` 为什么是
+//!   shell? ``), is Chinese text too. "Chinese" means a CJK ideograph, CJK
 //!   punctuation (`。`, `、`, `「`) or a full-width form (`，`, `（`). English text inside a Chinese
 //!   page (`docker run -it (like this)`) and `1:1`, `a, b` are left alone.
 //! - **One paragraph per source line.** A line that ends in a Chinese character, followed by one
@@ -205,12 +206,19 @@ fn half_width(line: &[char]) -> Vec<(usize, char)> {
     let after = |i: usize| line[i + 1..].iter().find(|c| !matches!(c, ' ' | '*')).copied();
     let cjk = |c: Option<char>| c.is_some_and(is_cjk);
     // `--pid`,`findmnt`: English puts a space after its comma; with none, it is Chinese text.
-    let between_code = |i: usize| i > 0 && line[i - 1] == MASK && line.get(i + 1) == Some(&MASK);
+    let between_code = |i: usize| {
+        let left = line[..i].iter().rev().find(|&&c| c != '*');
+        let right = line[i + 1..].iter().find(|&&c| c != '*');
+        left == Some(&MASK) && right == Some(&MASK)
+    };
+    // `……的 \`sleep\`:` at the end of a Chinese line.
+    let chinese = line.iter().any(|&c| is_cjk(c));
+    let ends = |i: usize| chinese && line[i + 1..].iter().all(|&c| c == ' ');
     line.iter()
         .enumerate()
         .filter(|&(i, _)| !of_name[i])
         .filter(|&(i, &c)| match c {
-            ':' | ',' | '?' | ';' | '!' => cjk(before(i)) || cjk(after(i)) || between_code(i),
+            ':' | ',' | '?' | ';' | '!' => cjk(before(i)) || cjk(after(i)) || between_code(i) || ends(i),
             // Before `(` and after `)`: the character touching it (`命名空间(` but not `docker run (`).
             '(' => cjk(i.checked_sub(1).map(|p| line[p])) || cjk(after(i)),
             ')' => cjk(before(i)) || cjk(line.get(i + 1).copied()),
@@ -370,7 +378,7 @@ fn chinese_pages_keep_one_style() {
 #[test]
 fn the_checker_finds_what_it_is_meant_to_find() {
     let page = "# 第 01 步:标题\n\n要求:root。为什么?因为(见下文)如此。\n这一行接着上一行\n\n\
-                这里有 User 命名空间。去掉 `--pid`,`findmnt` 就\n\n**达到**:1.0\n";
+                这里有 User 命名空间。去掉 `--pid`,`findmnt` 就\n\n**达到**:1.0\n\n为什么是 shell?\n";
     let problems = check_page("p.md", page);
     let has = |s: &str| problems.iter().any(|p| p.contains(s));
     assert!(has("p.md:1:9: half-width `:`"), "{problems:#?}");
@@ -382,7 +390,8 @@ fn the_checker_finds_what_it_is_meant_to_find() {
     assert!(has("p.md:6:5: “User 命名空间”: the book says “用户命名空间”"), "{problems:#?}");
     assert!(has("p.md:6:25: half-width `,`"), "{problems:#?}");
     assert!(has("p.md:8:7: half-width `:`"), "{problems:#?}");
-    assert_eq!(problems.len(), 9, "{problems:#?}");
+    assert!(has("p.md:10:11: half-width `?`"), "{problems:#?}");
+    assert_eq!(problems.len(), 10, "{problems:#?}");
 
     // Code, link targets, includes, tags, comments, English text and tables are left alone.
     let fine = "见 `a:b,c(d)` 和 [第 05 步](step05.md#练习)。\n\n{{#include ../a.md:x}}\n\n\
