@@ -17,62 +17,19 @@
 //! - **Titles are their sidebar entries.** A page's `# ` title, without its code marks, is its
 //!   `SUMMARY.md` entry, or that entry then `，` and a subtitle (`第 05 步：挂载命名空间，自己的
 //!   /proc…`); an exercise page's title is its step's `第 NN 步：` and its entry (`第 05 步：编程练习`).
-//! - **One term per concept.** [`TERMS`] lists variants and the term the book uses instead.
+//! - **One term per concept.** `zh_style/terms.rs` lists variants and the term the book uses instead.
 
 use std::path::Path;
 use xtask::workspace;
 
-/// Variants a page must not use, and the term the book uses instead (matched outside code, as
-/// written).
-const TERMS: &[(&str, &str)] = &[
-    ("User 命名空间", "用户命名空间"),
-    ("user 命名空间", "用户命名空间"),
-    ("Mount 命名空间", "挂载命名空间"),
-    ("mount 命名空间", "挂载命名空间"),
-    ("Network 命名空间", "网络命名空间"),
-    ("network 命名空间", "网络命名空间"),
-    ("Net 命名空间", "网络命名空间"),
-    ("net 命名空间", "网络命名空间"),
-    ("Time 命名空间", "时间命名空间"),
-    ("time 命名空间", "时间命名空间"),
-    ("Cgroup 命名空间", "cgroup 命名空间"),
-    ("用户映射", "ID 映射"),
-    ("步骤 0", "第 0N 步"),
-    ("第01步", "第 01 步（数字两边各一个空格）"),
-    ("一次性的命名空间", "用完即弃的命名空间"),
-    ("一次性命名空间", "用完即弃的命名空间"),
-    ("抛弃式", "用完即弃"),
-    ("叙述信息", "旁白"),
-    ("过程说明", "旁白"),
-    ("输出记录", "运行记录"),
-    ("运行实录", "运行记录"),
-    ("转录", "运行记录"),
-    ("漂移检查", "漂移测试"),
-    ("drift 测试", "漂移测试"),
-    ("接口序号", "接口索引"),
-    ("接口编号", "接口索引"),
-    ("PID 为 1 的进程", "1 号进程"),
-    ("讲师", "教师"),
-    ("性能测试", "基准测试"),
-    ("可能出的问题", "可能出的错"),
-    ("可能出什么错", "可能出的错"),
-    ("运行示例", "运行一次"),
-    ("lifeline", "生命线"),
-    ("竞争条件", "竞态"),
-    ("veth 设备对", "一对虚拟网卡"),
-    ("1 号进程", "PID 1"),
-    ("前提：", "要求："),
-    ("演示记录", "运行记录"),
-];
-
-/// The page whose table names each term in English too, and its other names in parentheses
-/// (`PID 1（1 号进程）`): only its first column, without what is in （）, must use the terms.
-const GLOSSARY: &str = "glossary.md";
+#[path = "zh_style/terms.rs"]
+mod terms;
+use terms::{GLOSSARY, TERMS};
 
 /// What to do when this test fails.
 const ADVICE: &str = "The Chinese edition keeps one style: see the rules at the top of \
                       xtask/tests/zh_style.rs. Fix the page (or, for a term, add or change the \
-                      row of TERMS there and say why in the commit), then run \
+                      row of TERMS in xtask/tests/zh_style/terms.rs and say why in the commit), then run \
                       `cargo test -p xtask --test zh_style`.";
 
 /// Is `c` Chinese text: an ideograph, CJK punctuation, or a full-width form?
@@ -166,14 +123,16 @@ fn read_lines(text: &str) -> Vec<Line> {
                 Some(close)
             } else if starts(j, "{{#") {
                 Some(chars[j..].windows(2).position(|w| w == ['}', '}']).map_or(chars.len(), |p| j + p + 2))
-            } else if chars[j] == '<' && chars.get(j + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == '/') {
+            } else if chars[j] == '<'
+                && chars.get(j + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == '/')
+            {
                 Some(chars[j..].iter().position(|&c| c == '>').map_or(chars.len(), |p| j + p + 1))
             } else {
                 None
             };
             match end {
                 Some(end) => {
-                    text.extend(std::iter::repeat_n(MASK, end - j));
+                    text.extend(std::iter::repeat(MASK).take(end - j));
                     j = end;
                 }
                 None => {
@@ -303,7 +262,8 @@ fn check_page(name: &str, text: &str) -> Vec<String> {
             false => line.text.clone(),
         };
         for (column, variant, preferred) in variants(&terms) {
-            problems.push(format!("{name}:{}:{column}: “{variant}”: the book says “{preferred}”", line.number));
+            problems
+                .push(format!("{name}:{}:{column}: “{variant}”: the book says “{preferred}”", line.number));
         }
     }
     for number in hard_wraps(&lines) {
