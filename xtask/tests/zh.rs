@@ -421,7 +421,8 @@ fn markdown_files(dir: &Path, prefix: &str, out: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
         let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
-        // `file_type` does not follow symbolic links: images/, a link to the English images, is skipped.
+        // `file_type` does not follow symbolic links. images/ holds the Chinese versions of the
+        // English diagrams, under the same names (no Markdown in it).
         if entry.file_type().unwrap().is_dir() {
             markdown_files(&entry.path(), &format!("{name}/"), out);
         } else if name.ends_with(".md") {
