@@ -96,7 +96,7 @@ impl Outside {
     /// sudo (`SUDO_UID`, `SUDO_GID`), else root's subordinate range in /etc/subuid and
     /// /etc/subgid (as LXC, Podman and `dockerd --userns-remap` do), else nobody (65534).
     pub fn choose() -> Result<Outside> {
-        if !geteuid().is_root() {
+        if !geteuid().is_root() || !host_root() {
             return Ok(Outside { uid: geteuid().as_raw(), gid: getegid().as_raw(), count: 1 });
         }
         let (outside, why) = match sudo_user()? {
@@ -119,6 +119,18 @@ impl Outside {
         say!("parent: run by root, so the container's root is not the host's: it is {ids} on the host, {why}");
         Ok(outside)
     }
+}
+
+/// Whether our uid 0 is the host's root: unless our own user namespace maps it to another ID
+/// outside, as `unshare --user --map-root-user` (and so `cargo xtask sandbox`) does for an
+/// ordinary user. Such a root may map only its own IDs, and they are not the host's root's.
+fn host_root() -> bool {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    let outside = map.lines().find_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+        ["0", outside, _] => Some(outside.to_string()),
+        _ => None,
+    });
+    outside.as_deref().unwrap_or("0") == "0"
 }
 
 /// `SUDO_UID` and `SUDO_GID`, which sudo(8) sets to the IDs of the user who ran it. Whoever
@@ -186,7 +198,7 @@ fn number(text: &str) -> Option<u32> {
 /// host, so none is left that the host could have used to keep it out.
 pub fn write_id_maps(child: Pid, outside: &Outside) -> Result<()> {
     write_proc_file(child, "uid_map", &format!("0 {} {}", outside.uid, outside.count))?;
-    if !geteuid().is_root() {
+    if !geteuid().is_root() || !host_root() {
         write_proc_file(child, "setgroups", "deny")?;
     }
     write_proc_file(child, "gid_map", &format!("0 {} {}", outside.gid, outside.count))
@@ -224,7 +236,8 @@ pub fn become_root() -> Result<()> {
     setresgid(gid, gid, gid).context("setresgid(0, 0, 0) inside the user namespace failed")?;
     setresuid(uid, uid, uid).context("setresuid(0, 0, 0) inside the user namespace failed")?;
     set_dumpable(true).context("prctl(PR_SET_DUMPABLE, 1) failed")?;
-    Ok(())
+    // The new uid cleared PR_SET_PDEATHSIG too: without it, a killed step would leave us running.
+    common::die_with_parent_again()
 }
 // ANCHOR_END: become
 
