@@ -252,13 +252,15 @@ pub fn rootfs_attacks_fail(step: Step, args: &[&str]) {
 }
 
 /// Two steps run by root in PID namespaces of their own (`unshare --pid --fork`) are both PID
-/// 1 there: each still gets a cgroup of its own, both run at once, and both remove theirs.
+/// 1 there (`unshare --pid --fork --mount-proc`): each still gets a cgroup of its own, both
+/// run at once, and both remove theirs.
 pub fn cgroup_names_unique_across_pid_namespaces(step: Step) {
     if !root_or_skip("a cgroup of its own needs root") || !as_root(step).may_run() {
         return;
     }
-    let mut argv: Vec<String> = ["unshare", "--pid", "--fork"].map(String::from).to_vec();
-    argv.extend(as_root(step).argv(&["--pids-max", "20", "sh", "-c", "echo ready; read _"]));
+    // --mount-proc: the step writes /proc/PID/uid_map, and PID is one of its own PID namespace.
+    let mut argv: Vec<String> = ["unshare", "--pid", "--fork", "--mount-proc"].map(String::from).to_vec();
+    argv.extend(as_root(step).argv(&["--pids-max", "20", "sh", "-c", "echo ready; read _; exit 0"]));
     // Running::start finds the container as the first child of what it started: here that
     // is unshare's forked child, the step itself.
     let first = Running::start(&argv);
