@@ -11,10 +11,10 @@
 //! whatever had FILE's name, a symlink included, never its target.
 
 use anyhow::{Context, Result};
+use nix::errno::Errno;
 use nix::fcntl::{openat, openat2, renameat, AtFlags, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstatat, Mode};
 use nix::unistd::{unlinkat, Pid, UnlinkatFlags};
-use nix::errno::Errno;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;

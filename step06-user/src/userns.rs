@@ -12,7 +12,9 @@ use common::say;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::prctl::set_dumpable;
-use nix::unistd::{close, getegid, geteuid, getgid, getuid, pipe2, read, setresgid, setresuid, write, Gid, Pid, Uid};
+use nix::unistd::{
+    close, getegid, geteuid, getgid, getuid, pipe2, read, setresgid, setresuid, write, Gid, Pid, Uid,
+};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -94,11 +96,14 @@ impl Outside {
             return Ok(Outside { uid: geteuid().as_raw(), gid: getegid().as_raw(), count: 1 });
         }
         let (outside, why) = match sudo_user()? {
-            Some((uid, gid)) => (Outside { uid, gid, count: 1 }, "the user who ran sudo (SUDO_UID, SUDO_GID)"),
+            Some((uid, gid)) => {
+                (Outside { uid, gid, count: 1 }, "the user who ran sudo (SUDO_UID, SUDO_GID)")
+            }
             None => match (subordinate(SUBUID), subordinate(SUBGID)) {
-                (Some((uid, uids)), Some((gid, gids))) => {
-                    (Outside { uid, gid, count: uids.min(gids) }, "root's range in /etc/subuid and /etc/subgid")
-                }
+                (Some((uid, uids)), Some((gid, gids))) => (
+                    Outside { uid, gid, count: uids.min(gids) },
+                    "root's range in /etc/subuid and /etc/subgid",
+                ),
                 _ => (
                     Outside { uid: NOBODY, gid: NOBODY, count: 1 },
                     "nobody, as there is no SUDO_UID and no range for root in /etc/subuid and /etc/subgid",
@@ -110,7 +115,9 @@ impl Outside {
             1 => format!("uid {uid}, gid {gid}"),
             _ => format!("uid {uid}, gid {gid} (and the {} IDs after them)", count - 1),
         };
-        say!("parent: run by root, so the container's root is not the host's: it is {ids} on the host, {why}");
+        say!(
+            "parent: run by root, so the container's root is not the host's: it is {ids} on the host, {why}"
+        );
         Ok(outside)
     }
 }
@@ -139,7 +146,9 @@ fn sudo_user() -> Result<Option<(u32, u32)>> {
         let value = value.unwrap_or_default().to_string_lossy().into_owned();
         match number(&value) {
             Some(id) if id != u32::MAX => Ok(id),
-            _ => bail!("{name}='{value}' is not a user or group ID; unset SUDO_UID and SUDO_GID, or run with sudo"),
+            _ => bail!(
+                "{name}='{value}' is not a user or group ID; unset SUDO_UID and SUDO_GID, or run with sudo"
+            ),
         }
     };
     let (uid, gid) = (parse("SUDO_UID", uid)?, parse("SUDO_GID", gid)?);
@@ -222,7 +231,8 @@ fn write_proc_file(child: Pid, name: &str, line: &str) -> Result<()> {
 /// not dumpable, and our /proc/self files then belong to the host's root, whom this
 /// namespace cannot map; prctl(2) PR_SET_DUMPABLE sets it back, as execve would.
 pub fn become_root() -> Result<()> {
-    let setgroups = std::fs::read_to_string("/proc/self/setgroups").context("reading /proc/self/setgroups failed")?;
+    let setgroups =
+        std::fs::read_to_string("/proc/self/setgroups").context("reading /proc/self/setgroups failed")?;
     if setgroups.trim() == "allow" {
         nix::unistd::setgroups(&[]).context("setgroups([]) failed")?;
     }

@@ -21,15 +21,17 @@ use std::path::{Path, PathBuf};
 /// it was given: the user who ran sudo (`sudo cargo test` sets SUDO_UID), else the first
 /// `root:` range of /etc/subuid, else nobody. The step's own choice, seen from the test.
 pub fn container_root_outside() -> u32 {
-    let number = |text: &str| text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse::<u32>().ok()).flatten();
+    let number =
+        |text: &str| text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse::<u32>().ok()).flatten();
     if let Some(uid) = std::env::var("SUDO_UID").ok().as_deref().and_then(number).filter(|&uid| uid != 0) {
         return uid;
     }
     let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
-    let range = subuid.lines().filter_map(|l| l.strip_prefix("root:")?.split_once(':')).find_map(|(start, count)| {
-        let (start, count) = (number(start)?, number(count)?);
-        (start > 0 && count > 0 && start.checked_add(count).is_some()).then_some(start)
-    });
+    let range =
+        subuid.lines().filter_map(|l| l.strip_prefix("root:")?.split_once(':')).find_map(|(start, count)| {
+            let (start, count) = (number(start)?, number(count)?);
+            (start > 0 && count > 0 && start.checked_add(count).is_some()).then_some(start)
+        });
     range.unwrap_or(65534)
 }
 
@@ -99,7 +101,8 @@ fn check_case(step: Step, prefix: &[String], map: (&str, &str), why: &str) -> Ou
     assert_eq!(groups.trim_end(), "Groups:", "root's supplementary groups must not reach the container");
     let out = running.finish();
     out.assert_status(0);
-    let told: Vec<&str> = out.stderr.lines().filter(|l| l.contains("the container's root is not the host's")).collect();
+    let told: Vec<&str> =
+        out.stderr.lines().filter(|l| l.contains("the container's root is not the host's")).collect();
     assert_eq!(told.len(), 1, "one line should say whom the container's root is\n{out:#?}");
     assert!(told[0].contains(why), "{}", told[0]);
     out
@@ -111,7 +114,8 @@ pub fn maps_sudo_user(step: Step) {
         return;
     }
     let dir = subid_files("root:300000:65536\n", "root:300000:65536\n");
-    let out = check_case(step, &prefix(&dir, Some("65534")), ("0 65534 1", "0 65534 1"), "the user who ran sudo");
+    let out =
+        check_case(step, &prefix(&dir, Some("65534")), ("0 65534 1", "0 65534 1"), "the user who ran sudo");
     assert!(out.stderr.contains("it is uid 65534, gid 65534 on the host"), "{out:#?}");
 }
 
@@ -126,7 +130,8 @@ pub fn maps_root_subuid_range(step: Step) {
         return;
     }
     let hostile = "root:0:65536\nroot:4294967295:1\nroot:-1:5\nroot:100000\nroot:+5:5\n";
-    let dir = subid_files(&format!("student:100000:65536\n{hostile}root:300000:65536\n"), "root:400000:65536\n");
+    let dir =
+        subid_files(&format!("student:100000:65536\n{hostile}root:300000:65536\n"), "root:400000:65536\n");
     let out = check_case(
         step,
         &prefix(&dir, None),
@@ -176,13 +181,18 @@ pub fn host_out_of_reach(step: Step, args: &[&str]) {
     for sudo in [None, Some("65534")] {
         let mut running = start(step, &prefix(&dir, sudo), args);
         let mut probes: Vec<String> =
-            ["/proc/sys/kernel/core_pattern", "/proc/sys/vm/swappiness", "/etc/passwd"].map(String::from).to_vec();
+            ["/proc/sys/kernel/core_pattern", "/proc/sys/vm/swappiness", "/etc/passwd"]
+                .map(String::from)
+                .to_vec();
         if let Some(pids) = pids_mount() {
             probes.push(pids.join("cgroup.procs").display().to_string());
         }
         if args.contains(&"--pids-max") {
             let limit = crate::cgroup_time::limit_dir(running.container);
-            probes.extend(["pids.max", "cgroup.procs", "container/cgroup.procs"].map(|f| limit.join(f).display().to_string()));
+            probes.extend(
+                ["pids.max", "cgroup.procs", "container/cgroup.procs"]
+                    .map(|f| limit.join(f).display().to_string()),
+            );
         }
         for probe in &probes {
             running.send(probe);
@@ -276,7 +286,9 @@ pub fn cgroup_names_unique_across_pid_namespaces(step: Step) {
 /// uid 0 that is not the host's root, here without CAP_SYS_ADMIN (setpriv drops it from the
 /// bounding set): the step does not tell it to "run it as root (sudo ...)", which it is.
 pub fn uid0_without_capability_is_told_what_is_missing(step: Step) {
-    if !root_or_skip("only root can be uid 0 without CAP_SYS_ADMIN") || !crate::installed_or_skip(&["setpriv"]) {
+    if !root_or_skip("only root can be uid 0 without CAP_SYS_ADMIN")
+        || !crate::installed_or_skip(&["setpriv"])
+    {
         return;
     }
     let mut argv: Vec<String> =
