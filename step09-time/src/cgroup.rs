@@ -79,11 +79,11 @@ impl Cgroup {
             if access(&place.parent, AccessFlags::W_OK).is_err() {
                 let why = format!("{} is not writable by uid {}", place.parent.display(), geteuid());
                 if place.limit.is_some() {
-                    // uid 0 that may not write there is root of a user namespace (such as cargo
-                    // xtask sandbox's), not the host's: "run as root" would not help it.
-                    let who = match geteuid().is_root() {
-                        true => "the host's root (uid 0 here is root of a user namespace only)",
-                        false => "root",
+                    // uid 0 that may not write there is root of a user namespace (cargo xtask sandbox)
+                    let who = if geteuid().is_root() {
+                        "the host's root (uid 0 here is a user namespace's)"
+                    } else {
+                        "root"
                     };
                     bail!(
                         "--pids-max needs a cgroup of its own, and {why}: run as {who}, or where a \
@@ -268,27 +268,21 @@ fn mkdir(dir: &Path) -> Result<()> {
     std::fs::create_dir(dir).map_err(|err| match err.kind() {
         std::io::ErrorKind::AlreadyExists => {
             let procs = std::fs::read_to_string(dir.join(CONTAINER).join("cgroup.procs")).unwrap_or_default();
-            match procs.trim().is_empty() {
-                true => anyhow!(
-                    "the cgroup {0} exists already, with no process in it: a step killed by SIGKILL \
-                     left it; remove it with: rmdir {0}/{CONTAINER} {0}",
+            let why = match procs.trim().is_empty() {
+                true => format!(
+                    "a step killed by SIGKILL left it, empty: rmdir {0}/{CONTAINER} {0}",
                     dir.display()
                 ),
-                false => anyhow!(
-                    "the cgroup {} exists already, and a container runs in it: another step has our \
-                     name (the same PID, in another PID namespace); leave it, and start again",
-                    dir.display()
-                ),
-            }
+                false => "a container runs in it, of a step with our PID in another PID namespace".into(),
+            };
+            anyhow!("the cgroup {} exists already: {why}", dir.display())
         }
         _ => anyhow!("mkdir {} failed: {err}", dir.display()),
     })
 }
 
-/// The name of the cgroup that holds the limit: `step08-cgroup-PID`, PID ours. PIDs are unique
-/// only within a PID namespace: two steps started by `unshare --pid --fork` are both PID 1, so
-/// outside the host's PID namespace the name adds our PID namespace's inode number, which no
-/// other living PID namespace has (4026531836, PROC_PID_INIT_INO, is always the host's).
+/// `step08-cgroup-PID`, and outside the host's PID namespace (PROC_PID_INIT_INO), where two steps
+/// may both be PID 1, `-pidnsINODE`: no other living PID namespace has our inode number.
 fn name() -> String {
     const HOST_PID_NAMESPACE: u64 = 4026531836;
     let (program, pid) = (common::cli::program(), getpid());
