@@ -244,7 +244,8 @@ pub fn rootfs_attacks_fail(step: Step, args: &[&str]) {
                   mount -o remount,bind,rw /etc/hosts 2>/dev/null
                   test -w /etc/hosts && echo writable: /etc/hosts
                   mkdir /tmp/freezer && mount -t cgroup -o freezer freezer /tmp/freezer 2>/dev/null &&
-                      { test -w /tmp/freezer/cgroup.procs && echo writable: freezer; }
+                      for f in /tmp/freezer/cgroup.procs /tmp/freezer/*/freezer.state; do
+                          [ ! -e \"$f\" ] || ! test -w \"$f\" || echo writable: $f; done
                   echo probed";
     let subid = subid_files("", "");
     let mut argv = prefix(&subid, None);
