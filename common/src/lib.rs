@@ -26,7 +26,7 @@ mod report;
 pub mod userns;
 
 pub use cli::{Args, Opt, Step};
-pub use process::{exec, flag_names, stack, wait_for, CloneFailed, Lifeline};
+pub use process::{die_with_parent_again, exec, flag_names, stack, wait_for, CloneFailed, Lifeline};
 pub use report::{exit_with, narrate, narrating, require_cap, Failure};
 
 /// Exit status when the step itself failed before the command ran (as `docker run` does).

@@ -66,6 +66,8 @@ pub struct Lifeline {
 static COMMAND_STARTS_W: AtomicI32 = AtomicI32::new(-1);
 /// In the parent: its read end, which [`wait_for`] reads.
 static COMMAND_STARTS: AtomicI32 = AtomicI32::new(-1);
+/// In the child: the read end of the "parent alive" pipe, for [`die_with_parent_again`].
+static PARENT_ALIVE: AtomicI32 = AtomicI32::new(-1);
 
 impl Lifeline {
     /// Make the two pipes and block the forwarded signals. Call it just before `clone`.
@@ -88,6 +90,7 @@ impl Lifeline {
         let _ = nix::unistd::close(self.parent_alive_w.as_raw_fd()); // only the parent's may count
         let _ = nix::unistd::close(self.command_starts.as_raw_fd());
         COMMAND_STARTS_W.store(self.command_starts_w.as_raw_fd(), Ordering::Relaxed);
+        PARENT_ALIVE.store(self.parent_alive.as_raw_fd(), Ordering::Relaxed);
         let mut fds = [PollFd::new(self.parent_alive.as_fd(), PollFlags::POLLIN)];
         if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
             return crate::EXIT_STEP_FAILED as isize; // the parent died before we asked
@@ -112,6 +115,20 @@ impl Lifeline {
             CloneFailed { errno, flags }.into()
         })
     }
+}
+
+/// In the child, after it changed its uid or gid, which clears PR_SET_PDEATHSIG (step06 on,
+/// run by root, it takes uid 0 inside its user namespace): ask again to die with the parent,
+/// and stop if the parent died in between (the pipe only the parent writes to has ended).
+pub fn die_with_parent_again() -> Result<()> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).context("prctl(PR_SET_PDEATHSIG) failed")?;
+    // SAFETY: the fd was stored by run_child, in this process, and stays open until exec.
+    let parent_alive = unsafe { BorrowedFd::borrow_raw(PARENT_ALIVE.load(Ordering::Relaxed)) };
+    let mut fds = [PollFd::new(parent_alive, PollFlags::POLLIN)];
+    if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
+        anyhow::bail!("the parent ended while the container was set up; not going on without it");
+    }
+    Ok(())
 }
 
 /// The signals the parent forwards, and SIGCHLD, which tells it the child ended.

@@ -90,6 +90,16 @@ pub fn require_cap(cap: Capability) -> Result<()> {
     if has {
         return Ok(());
     }
+    if nix::unistd::geteuid().is_root() {
+        // uid 0 without the capability: root of a user namespace other than the host's, or a
+        // root whose capabilities were dropped (a container, capsh, setpriv). sudo cannot help.
+        anyhow::bail!(
+            "{} needs {cap} to create its namespaces, and this process is uid 0 without it: it is \
+             not the host's real root (a user namespace's, or one whose capabilities were \
+             dropped); run it as the host's root, or try step06-user, which needs no root",
+            cli::program(),
+        )
+    }
     anyhow::bail!(
         "{} needs {cap} to create its namespaces, and this process (uid {}) does not have it: \
          run it as root (sudo {}), or in a sandbox of your own (cargo xtask sandbox), \

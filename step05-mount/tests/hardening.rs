@@ -122,3 +122,9 @@ fn rootfs_host_files_read_only() {
 fn rootfs_dot() {
     attacks::rootfs_dot(STEP)
 }
+
+// uid 0 without CAP_SYS_ADMIN is told what is missing, not to use sudo.
+#[test]
+fn uid0_without_capability_is_told_what_is_missing() {
+    testkit::root_started::uid0_without_capability_is_told_what_is_missing(STEP)
+}

@@ -58,6 +58,7 @@ const HOSTNAME: &str = "container";
 fn container_main(args: &Args, maps: &userns::Release) -> Result<Infallible> {
     say!("child: running as PID {}", getpid());
     maps.wait()?;
+    userns::become_root()?;
     userns::show_identity()?;
     set_hostname()?;
     rootfs::make_mounts_private()?;
@@ -96,6 +97,8 @@ fn start_container(args: &Args) -> Result<i32> {
     if let Some(dir) = args.value("--rootfs") {
         rootfs::check(Path::new(dir))?;
     }
+    // Whom the container's root is on the host; never the host's root.
+    let outside = userns::Outside::choose()?;
     // The child waits on this pipe until we have written its ID maps.
     let maps = userns::Release::new()?;
     let mut stack = common::stack();
@@ -119,7 +122,7 @@ fn start_container(args: &Args) -> Result<i32> {
     // ANCHOR_END: clone
     let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
     say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
-    if let Err(err) = userns::write_id_maps(child) {
+    if let Err(err) = userns::write_id_maps(child, &outside) {
         let _ = kill(child, Signal::SIGKILL); // before `maps` closes: its end would tell the child we died
         let _ = waitpid(child, None);
         return Err(err);

@@ -1,7 +1,7 @@
 //! Hardening: what this step does when people press Ctrl-C, kill terminals, mistype commands
 //! and run ten copies at once. The checks live in `testkit::hardening`; each test is one line.
 
-use testkit::{attacks, checks, hardening, Step};
+use testkit::{attacks, checks, hardening, root_started, Step};
 
 const STEP: Step = Step {
     bin: env!("CARGO_BIN_EXE_step07-net"),
@@ -128,4 +128,31 @@ fn rootfs_dot() {
 #[test]
 fn no_command_without_id_maps() {
     attacks::no_command_without_id_maps(STEP)
+}
+
+// Run by root: the container's root is never the host's, and what it could do as the host's
+// root fails.
+#[test]
+fn root_started_maps_sudo_user() {
+    root_started::maps_sudo_user(STEP)
+}
+#[test]
+fn root_started_maps_root_subuid_range() {
+    root_started::maps_root_subuid_range(STEP)
+}
+#[test]
+fn root_started_maps_nobody_otherwise() {
+    root_started::maps_nobody_otherwise(STEP)
+}
+#[test]
+fn root_started_refuses_hostile_sudo_ids() {
+    root_started::refuses_hostile_sudo_ids(STEP)
+}
+#[test]
+fn root_started_host_out_of_reach() {
+    root_started::host_out_of_reach(STEP, &[])
+}
+#[test]
+fn root_started_rootfs_attacks_fail() {
+    root_started::rootfs_attacks_fail(STEP, &[])
 }

@@ -21,6 +21,7 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use nix::sys::statfs::{fstatfs, SYSFS_MAGIC};
 use nix::unistd::{access, geteuid, getpid, AccessFlags, Pid};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The name of the container's cgroup, inside the one that holds the limit.
@@ -78,8 +79,14 @@ impl Cgroup {
             if access(&place.parent, AccessFlags::W_OK).is_err() {
                 let why = format!("{} is not writable by uid {}", place.parent.display(), geteuid());
                 if place.limit.is_some() {
+                    // uid 0 that may not write there is root of a user namespace (cargo xtask sandbox)
+                    let who = if geteuid().is_root() {
+                        "the host's root (uid 0 here is a user namespace's)"
+                    } else {
+                        "root"
+                    };
                     bail!(
-                        "--pids-max needs a cgroup of its own, and {why}: run as root, or where a \
+                        "--pids-max needs a cgroup of its own, and {why}: run as {who}, or where a \
                          cgroup subtree is delegated to you (systemd-run --user -p Delegate=yes)"
                     );
                 }
@@ -129,7 +136,7 @@ impl Drop for Cgroup {
 // ANCHOR: make
 /// Make `step08-cgroup-PID` in `place`, with the limit if there is one, and `container` in it.
 fn make(place: &Place) -> Result<Made> {
-    let dir = place.parent.join(format!("{}-{}", common::cli::program(), getpid()));
+    let dir = place.parent.join(name());
     mkdir(&dir)?;
     let filled = match place.limit {
         Some(max) => write(&dir.join("pids.max"), &max.to_string()),
@@ -260,10 +267,29 @@ fn own_dir(mount: &Path, controller: Option<&str>) -> Result<PathBuf> {
 fn mkdir(dir: &Path) -> Result<()> {
     std::fs::create_dir(dir).map_err(|err| match err.kind() {
         std::io::ErrorKind::AlreadyExists => {
-            anyhow!("the cgroup {} exists already: a step killed by SIGKILL left it; rmdir it", dir.display())
+            let procs = std::fs::read_to_string(dir.join(CONTAINER).join("cgroup.procs")).unwrap_or_default();
+            let why = match procs.trim().is_empty() {
+                true => format!(
+                    "a step killed by SIGKILL left it, empty: rmdir {0}/{CONTAINER} {0}",
+                    dir.display()
+                ),
+                false => "a container runs in it, of a step with our PID in another PID namespace".into(),
+            };
+            anyhow!("the cgroup {} exists already: {why}", dir.display())
         }
         _ => anyhow!("mkdir {} failed: {err}", dir.display()),
     })
+}
+
+/// `step08-cgroup-PID`, and outside the host's PID namespace (PROC_PID_INIT_INO), where two steps
+/// may both be PID 1, `-pidnsINODE`: no other living PID namespace has our inode number.
+fn name() -> String {
+    const HOST_PID_NAMESPACE: u64 = 4026531836;
+    let (program, pid) = (common::cli::program(), getpid());
+    match std::fs::metadata("/proc/self/ns/pid").map(|ns| ns.ino()) {
+        Ok(HOST_PID_NAMESPACE) | Err(_) => format!("{program}-{pid}"),
+        Ok(namespace) => format!("{program}-{pid}-pidns{namespace}"),
+    }
 }
 
 /// Write `value` to a cgroup file, with an error that names both.

@@ -71,6 +71,7 @@ const HOSTNAME: &str = "container";
 fn container_main(args: &Args, maps: &userns::Release) -> Result<Infallible> {
     say!("child: running as PID {}", getpid());
     let link = maps.wait()?;
+    userns::become_root()?;
     userns::show_identity()?;
     net::set_up_network(&link)?;
     set_hostname()?;
@@ -115,6 +116,8 @@ fn start_container(args: &Args) -> Result<i32> {
     let network = net::Network::from_args(args)?;
     timens::uptime_offset(args)?;
     let mut cgroup = cgroup::Cgroup::create(args)?;
+    // Whom the container's root is on the host; never the host's root.
+    let outside = userns::Outside::choose()?;
     // The child waits on this pipe until we have written its ID maps.
     let maps = userns::Release::new()?;
     let mut stack = common::stack();
@@ -138,7 +141,7 @@ fn start_container(args: &Args) -> Result<i32> {
     // ANCHOR_END: clone
     let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
     say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
-    let set_up = userns::write_id_maps(child)
+    let set_up = userns::write_id_maps(child, &outside)
         .and_then(|()| net::connect(child, &network, &maps))
         .and_then(|()| cgroup.add(child));
     if let Err(err) = set_up {

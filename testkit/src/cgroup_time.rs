@@ -68,7 +68,7 @@ fn cgroup_of(pid: &str, controller: Option<&str>) -> String {
 }
 
 /// The directory of the cgroup that holds the container's limit: its pids cgroup's parent.
-fn limit_dir(container: u32) -> PathBuf {
+pub(crate) fn limit_dir(container: u32) -> PathBuf {
     let (mount, controller) = pids_hierarchy();
     let path = cgroup_of(&container.to_string(), controller);
     let dir = mount.join(path.trim_start_matches('/'));

@@ -599,10 +599,13 @@ pub fn two_containers_reach_each_other(step: Step) {
     if !root_or_skip("a throwaway network namespace needs root") || !installed_or_skip(&["ip", "ping"]) {
         return;
     }
-    // The two containers meet in a directory of ours; root inside them is root outside too.
-    let dir = crate::fresh_dir("two-containers");
+    // The two containers meet in a directory of ours, which their root may write: run by root,
+    // it is not the host's root (see root_started), so the directory is given to whom it is.
+    let dir = crate::fresh_dir_for_nobody("two-containers");
     std::fs::write(dir.join("a.sh"), include_str!("../scripts/two-containers-a.sh")).unwrap();
     std::fs::write(dir.join("b.sh"), include_str!("../scripts/two-containers-b.sh")).unwrap();
+    let owner = Some(crate::root_started::container_root_outside().into());
+    nix::unistd::chown(&dir, owner, None).unwrap();
     let script = include_str!("../scripts/two-containers.sh");
     let out = in_throwaway_netns(step, script, &[("DIR", dir.to_str().unwrap())]);
     let _ = std::fs::remove_dir_all(&dir);

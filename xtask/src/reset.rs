@@ -1,8 +1,8 @@
 //! `cargo xtask reset`: remove what the steps leave on a host by design, and report the rest.
 //!
 //! By design, step07 leaves one thing behind: the bridge `lxcbr0`, like `docker0`. Reset
-//! removes it, as root, if it is a bridge with no port left (a port is a running container's
-//! veth). Everything else it finds, it reports with the command that removes it, and leaves
+//! removes it, as root, if it is a bridge with step07's address (192.168.10.1/24) and no port
+//! left (a port is a running container's veth). Everything else it finds, it reports with the command that removes it, and leaves
 //! alone, because the steps do not make it on purpose and it may be someone's: a `vethB-N`
 //! veth, a mount under the workspace, a `/tmp/namespaces-*` directory of yours, a step of
 //! yours still running.
@@ -17,6 +17,9 @@ use std::process::Command;
 
 /// The bridge step07 makes. Its veths' host ends are `vethB-N`, B the bridge's interface index.
 const BRIDGE: &str = "lxcbr0";
+/// The address step07 gives it (the default --subnet's first). LXC's default bridge is also
+/// called lxcbr0, with 10.0.3.1/24: a bridge without our address is not ours to remove.
+const ADDRESS: &str = "192.168.10.1/24";
 
 /// What reset did and found, one line each, and whether anything it should remove is left.
 pub struct Outcome {
@@ -84,6 +87,14 @@ fn bridge(out: &mut Outcome) -> Result<()> {
     let bridges = ip(&["-o", "link", "show", "type", "bridge"])?.unwrap_or_default();
     if !links(&bridges).iter().any(|(name, _)| name == BRIDGE) {
         out.lines.push(format!("{BRIDGE} is there but is not a bridge: not step07's, left alone"));
+        return Ok(());
+    }
+    let addresses = ip(&["-o", "-4", "addr", "show", "dev", BRIDGE])?.unwrap_or_default();
+    if !addresses.split_whitespace().any(|word| word == ADDRESS) {
+        out.lines.push(format!(
+            "{BRIDGE} does not carry step07's address {ADDRESS}: not step07's (LXC's is called \
+             {BRIDGE} too), left alone"
+        ));
         return Ok(());
     }
     let ports: Vec<String> = links(&ip(&["-o", "link", "show", "master", BRIDGE])?.unwrap_or_default())

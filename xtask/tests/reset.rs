@@ -33,7 +33,7 @@ fn in_throwaway_netns(script: &str) -> Option<Out> {
 #[test]
 fn removes_the_bridge_step07_left() {
     let Some(out) = in_throwaway_netns(
-        "ip link add lxcbr0 type bridge || exit 9
+        "ip link add lxcbr0 type bridge && ip addr add 192.168.10.1/24 dev lxcbr0 || exit 9
          \"$XTASK\" reset; echo status $?
          ip -o link show lxcbr0 >/dev/null 2>&1 && echo kept || echo gone",
     ) else {
@@ -44,10 +44,25 @@ fn removes_the_bridge_step07_left() {
     assert!(out.stderr.contains("removed the bridge lxcbr0, left by step07: ip link del lxcbr0"), "{out:#?}");
 }
 
+/// LXC's default bridge is lxcbr0 too, with 10.0.3.1/24: not step07's, so it stays.
+#[test]
+fn keeps_lxcs_own_lxcbr0() {
+    let Some(out) = in_throwaway_netns(
+        "ip link add lxcbr0 type bridge && ip addr add 10.0.3.1/24 dev lxcbr0 || exit 9
+         \"$XTASK\" reset; echo status $?
+         ip -o link show lxcbr0 >/dev/null 2>&1 && echo kept || echo gone",
+    ) else {
+        return;
+    };
+    out.assert_status(0);
+    assert_eq!(out.stdout, "status 0\nkept\n", "{out:#?}");
+    assert!(out.stderr.contains("lxcbr0 does not carry step07's address 192.168.10.1/24"), "{out:#?}");
+}
+
 #[test]
 fn keeps_a_bridge_with_ports_and_reports_the_veth() {
     let Some(out) = in_throwaway_netns(
-        "ip link add lxcbr0 type bridge && ip link add veth9-7 type veth peer name p1 &&
+        "ip link add lxcbr0 type bridge && ip addr add 192.168.10.1/24 dev lxcbr0 && ip link add veth9-7 type veth peer name p1 &&
          ip link set veth9-7 master lxcbr0 || exit 9
          \"$XTASK\" reset; echo status $?
          ip -o link show lxcbr0 >/dev/null 2>&1 && echo kept || echo gone",
@@ -63,7 +78,7 @@ fn keeps_a_bridge_with_ports_and_reports_the_veth() {
 #[test]
 fn as_nobody_it_says_it_needs_root() {
     let Some(out) = in_throwaway_netns(
-        "ip link add lxcbr0 type bridge || exit 9
+        "ip link add lxcbr0 type bridge && ip addr add 192.168.10.1/24 dev lxcbr0 || exit 9
          $NOBODY \"$XTASK\" reset; echo status $?
          ip -o link show lxcbr0 >/dev/null 2>&1 && echo kept || echo gone",
     ) else {
