@@ -26,6 +26,8 @@
 //!
 //! ### What this check expects, in words
 //!
+//! hint: 2                         optional: the hint to show when this check fails
+//!
 //! (a sh block: the script; then one or more blocks tagged "expected": what its stdout must
 //! be, any one of them)
 //! ```
@@ -68,6 +70,9 @@ pub struct Check {
     pub script: String,
     /// The script's stdout must be one of these, after the variables are filled in.
     pub expected: Vec<String>,
+    /// The hint written for this check (0-based), shown when it fails: a line `hint: N` under
+    /// its title. A check without one shows the next hint in order.
+    pub hint: Option<usize>,
 }
 
 impl Exercise {
@@ -191,7 +196,21 @@ pub fn parse(id: &str, text: &str) -> Result<Exercise> {
                 title: title.trim().to_string(),
                 script: String::new(),
                 expected: Vec::new(),
+                hint: None,
             });
+            continue;
+        }
+        if let Some(n) = line.strip_prefix("hint: ") {
+            let check = checks.last_mut().context("a hint: line before the first ### check")?;
+            let n: usize =
+                n.trim().parse().ok().filter(|n| (1..=hints.len()).contains(n)).with_context(|| {
+                    format!(
+                        "check '{}': hint: {n}: expected a hint's number, 1 to {}",
+                        check.title,
+                        hints.len()
+                    )
+                })?;
+            check.hint = Some(n - 1);
             continue;
         }
         let Some(tag) = line.strip_prefix("```") else { continue };
@@ -243,7 +262,7 @@ mod tests {
     const SPEC: &str = "# A title\n\n- flag: `--x NAME`\n- docker: `docker run --x`\n- step: step02-uts\n\
         - files: a.rs, b.rs\n- time: 5 minutes\n- needs: root\n- runs as: nobody\n\nThe goal.\n\n\
         More goal.\n\n## Hints\n\n1. First,\n   continued.\n\n2. Second.\n\n## Checks\n\n### It works\n\n\
-        ```sh\nstep hostname\n```\n\n```expected\nbox\n```\n\n```expected\ncrate\n```\n";
+        hint: 2\n\n```sh\nstep hostname\n```\n\n```expected\nbox\n```\n\n```expected\ncrate\n```\n";
 
     #[test]
     fn a_spec_is_read() {
@@ -257,6 +276,7 @@ mod tests {
         assert_eq!(ex.checks.len(), 1);
         assert_eq!(ex.checks[0].script, "step hostname\n");
         assert_eq!(ex.checks[0].expected, ["box\n", "crate\n"]);
+        assert_eq!(ex.checks[0].hint, Some(1));
     }
 
     #[test]
@@ -267,5 +287,6 @@ mod tests {
         assert!(err("02-x", &SPEC.replace("- needs: root\n", "")).contains("'- needs: ...'"));
         assert!(err("02-x", &SPEC.replace("```expected\nbox\n```", "```text\nbox\n```"))
             .contains("tagged 'text'"));
+        assert!(err("02-x", &SPEC.replace("hint: 2", "hint: 3")).contains("1 to 2"));
     }
 }
