@@ -104,7 +104,7 @@ fn section(ex: &Exercise) -> String {
     let mut out = format!(
         "## {} (`{}`)\n\n\
          Like {}. About {}. Change {}.\n\
-         Check it with `cargo xtask check {} {}`.\n\n{}\n",
+         Check it with `cargo xtask check {} {}`{}.\n\n{}\n",
         ex.title,
         ex.flag,
         ex.docker,
@@ -112,6 +112,9 @@ fn section(ex: &Exercise) -> String {
         files.join(" and "),
         ex.number(),
         ex.name(),
+        ex.not_in_sandbox
+            .as_ref()
+            .map_or(String::new(), |why| format!(", outside `cargo xtask sandbox` ({why})")),
         ex.goal
     );
     for (n, hint) in ex.hints.iter().enumerate() {
@@ -119,7 +122,10 @@ fn section(ex: &Exercise) -> String {
     }
     out += "\n<details>\n<summary>What the checker runs</summary>\n\n";
     let runs_as = match ex.as_nobody {
-        true => "as `nobody` when the checker is root, otherwise as you",
+        true => {
+            "as `nobody` when the checker is root, otherwise as you; in `cargo xtask sandbox`, where nobody \
+                 does not exist, as its root"
+        }
         false => "as root",
     };
     let throwaway = match ex.needs_root {

@@ -247,10 +247,17 @@ pub fn only_root_mapped_note(exercises: &[Exercise]) -> Option<String> {
     })
 }
 
-/// Why an exercise cannot be checked where we are, in one line naming where it can, if so.
+/// Why an exercise cannot be checked where we are, in one line naming where it can, if so:
+/// in the sandbox, an exercise whose spec says `sandbox: no: WHY`.
 pub fn cannot_check_here(exercise: &Exercise) -> Option<String> {
-    let _ = exercise;
-    None
+    let why = exercise.not_in_sandbox.as_ref()?;
+    (is_root() && only_root_mapped()).then(|| {
+        format!(
+            "in `cargo xtask sandbox`, {why}: run `cargo xtask check {}` outside it (it asks sudo for \
+             the part that needs root)",
+            exercise.number()
+        )
+    })
 }
 
 /// Run `command` in a process group of its own, for [`TIMEOUT`] at most; then end whatever is

@@ -14,6 +14,7 @@
 //! - needs: root                    root | nothing: whether the checks need root
 //! - runs as: root                  root | nobody: who runs the step when the checker is root
 //! - rootfs: yes                    optional: $ROOTFS is a root filesystem from tools/mkrootfs
+//! - sandbox: no: WHY               optional: the checks cannot run in `cargo xtask sandbox`
 //!
 //! The goal, in paragraphs: what the program should do, as one can observe it.
 //!
@@ -55,6 +56,8 @@ pub struct Exercise {
     pub as_nobody: bool,
     /// Whether the checks get a root filesystem in `$ROOTFS`.
     pub rootfs: bool,
+    /// Why the checks cannot run in `cargo xtask sandbox`, if they cannot (`- sandbox: no: WHY`).
+    pub not_in_sandbox: Option<String>,
     /// What to build, as Markdown.
     pub goal: String,
     /// The hints, in order, as Markdown.
@@ -165,6 +168,13 @@ pub fn parse(id: &str, text: &str) -> Result<Exercise> {
         "no" => false,
         other => bail!("rootfs: {other}: expected yes or no"),
     };
+    let not_in_sandbox = match key("sandbox").ok() {
+        None => None,
+        Some(value) => match value.strip_prefix("no: ") {
+            Some(why) => Some(why.trim().to_string()),
+            None => bail!("sandbox: {value}: expected 'no: WHY', or no sandbox line"),
+        },
+    };
     let step = key("step")?;
     ensure!(step.get(4..6) == Some(&id[..2]), "step: {step} is not step {}", &id[..2]);
 
@@ -247,13 +257,14 @@ pub fn parse(id: &str, text: &str) -> Result<Exercise> {
         needs_root,
         as_nobody,
         rootfs,
+        not_in_sandbox,
         goal: goal.join("\n").trim().to_string(),
         hints,
         checks,
     })
 }
 
-const KEYS: &[&str] = &["flag", "docker", "step", "files", "time", "needs", "runs as", "rootfs"];
+const KEYS: &[&str] = &["flag", "docker", "step", "files", "time", "needs", "runs as", "rootfs", "sandbox"];
 
 #[cfg(test)]
 mod tests {
