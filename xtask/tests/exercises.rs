@@ -165,6 +165,21 @@ fn checks_fail_before_and_pass_after_the_solution() {
                 }
             }
         }
+        // `cargo xtask sandbox` maps uid 0 only: a step that runs as nobody elsewhere must
+        // still pass there (setpriv to nobody failed, and a correct solution scored 0).
+        if exercise.as_nobody && run::is_root() {
+            let out = check_in_a_sandbox(&ws, &exercise.id);
+            if !out.status.success() {
+                problems.push(format!(
+                    "{}: with the solution, in a user namespace that maps only uid 0 (the sandbox's), \
+                     `xtask check` says {:?}:\n{}{}",
+                    exercise.id,
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
         for file in &exercise.files {
             let out = Command::new("rustfmt")
                 .args(["--check", "--edition", "2021"])
@@ -307,6 +322,18 @@ fn the_root_half_runs_without_cargo() {
         "stdout: {stdout}\nstderr: {stderr}"
     );
     assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
+}
+
+/// `xtask check ID --as-root` (the steps are built) in namespaces like `cargo xtask sandbox`'s:
+/// a user namespace whose only mapped ID is 0, with mount, network, UTS, IPC and PID ones.
+fn check_in_a_sandbox(ws: &Workspace, id: &str) -> std::process::Output {
+    Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "--propagation", "private", "--net", "--uts", "--ipc"])
+        .args(["--pid", "--fork", "--mount-proc", env!("CARGO_BIN_EXE_xtask"), "check", id, "--as-root"])
+        .env("CARGO_TARGET_DIR", &ws.target_dir)
+        .current_dir(&ws.root)
+        .output()
+        .expect("running unshare")
 }
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
