@@ -210,7 +210,8 @@ fn step(ws: &Workspace, exercises: &[Exercise], how: &How) -> Result<i32> {
     let mut result = 0;
     for exercise in exercises {
         println!("\n{}: {} ({}; like {})", exercise.id, exercise.title, exercise.flag, exercise.docker);
-        if !run::started(&binary, exercise)? {
+        let started = run::started(&binary, exercise)?;
+        if !started {
             println!(
                 "  Not started: `{} --help` does not list {} yet. The goal:\n",
                 exercise.step,
@@ -240,7 +241,7 @@ fn step(ws: &Workspace, exercises: &[Exercise], how: &How) -> Result<i32> {
         println!("{passed} of {} checks passed.", outcomes.len());
         if status != Status::Passed {
             result = result.max(1);
-            print_hint(ws, exercise, &outcomes);
+            print_hint(ws, exercise, &outcomes, started);
         }
     }
     Ok(result)

@@ -51,14 +51,21 @@ pub fn stderr_tail(stderr: &str) -> String {
     }
 }
 
-/// Print the hint written for the first failing check that has one; for a check that has
+/// Print a hint: the first, where the exercise is not started (it says how to add the
+/// option); the one written for the first failing check that has one; for a check that has
 /// none, the hint after the last one this exercise showed, remembered in target/.
-pub fn print_hint(ws: &Workspace, exercise: &Exercise, outcomes: &[Outcome]) {
+pub fn print_hint(ws: &Workspace, exercise: &Exercise, outcomes: &[Outcome], started: bool) {
     let page = format!("book/src/exercises/step{}.md", exercise.number());
     let total = exercise.hints.len();
     let failed = exercise.checks.iter().zip(outcomes).filter(|(_, o)| !o.passed);
-    if let Some(n) = failed.filter_map(|(check, _)| check.hint).next() {
-        println!("\nHint {} of {total}, for that check:\n{}", n + 1, indent(&exercise.hints[n], "    "));
+    let written =
+        failed.filter_map(|(check, _)| Some((check.hint?, format!("for \"{}\"", check.title)))).next();
+    let chosen = match started {
+        false => Some((0, "to start".to_string())),
+        true => written,
+    };
+    if let Some((n, what)) = chosen {
+        println!("\nHint {} of {total}, {what}:\n{}", n + 1, indent(&exercise.hints[n], "    "));
         println!("(All the hints are in {page}.)");
         return;
     }
