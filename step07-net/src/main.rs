@@ -32,7 +32,7 @@ const STEP: Step = Step {
     about: "Starts COMMAND in new user, UTS, IPC, PID, mount and network namespaces, and connects\n\
             it to a bridge on the host through a veth pair: eth0 inside has its own address.\n\
             The bridge stays, like docker0; remove it with: sudo ip link del lxcbr0 (or your --bridge)\n\
-            Try it inside a throwaway network namespace: sudo unshare --net step07-net",
+            Try it inside a throwaway network namespace: sudo unshare --net target/debug/step07-net",
     needs: "root for the network link (CAP_NET_ADMIN on the host); without it, lo only",
     options: &[
         common::cli::ROOTFS,

@@ -25,7 +25,7 @@ const STEP: Step = Step {
     name: "step08-cgroup",
     about: "Starts COMMAND as step07-net does, in a cgroup of its own, which its own cgroup namespace\n\
             shows as /. --pids-max limits how many processes it may have.\n\
-            Try it inside a throwaway network namespace: sudo unshare --net step08-cgroup",
+            Try it inside a throwaway network namespace: sudo unshare --net target/debug/step08-cgroup",
     needs: "root for the network link and the cgroup; without it, lo only and the cgroup namespace only",
     options: &[
         common::cli::ROOTFS,

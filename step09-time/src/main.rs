@@ -25,7 +25,7 @@ const STEP: Step = Step {
     name: "step09-time",
     about: "Starts COMMAND as step08-cgroup does, in a time namespace of its own: its uptime and\n\
             monotonic clock run --uptime-offset seconds ahead of the host's; its date does not.\n\
-            Try it inside a throwaway network namespace: sudo unshare --net step09-time",
+            Try it inside a throwaway network namespace: sudo unshare --net target/debug/step09-time",
     needs: "root for the network link and the cgroup; without it, lo only and the cgroup namespace only",
     options: &[
         common::cli::ROOTFS,

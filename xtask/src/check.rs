@@ -4,18 +4,24 @@
 //! look at behaviour only (what the command prints inside, `/proc` and the host from
 //! outside), never at the code, so that any correct solution passes. The checker builds the
 //! step, runs each check ([`run`]), and prints it as passed or failed, with what it expected,
-//! what it saw, and, on failure, the next hint. `--all` prints one line per exercise, for a
+//! what it saw, and, on failure, the hint written for the check that failed ([`report`]).
+//! Built as the user who runs it; where the checks need root and that user is not root, it
+//! runs its own binary again through sudo (`crate::root_half`), which builds nothing. `--all` prints one line per exercise, for a
 //! teacher walking round the room. A step added later needs one spec and one solution patch
 //! per exercise, and no code here.
 //!
 //! Exit status: 0 if every check passed, 1 if any failed (or an exercise is not started or
-//! does not build), 2 if the checks could not run (a usage error, or root needed).
+//! does not build), 2 if the checks could not run (a usage error, root needed and no sudo,
+//! or a machine that cannot run them: that is no attempt, and shows no hint).
 
 pub mod pages;
+pub mod report;
 pub mod run;
 pub mod spec;
 
+use crate::root_half;
 use anyhow::{bail, Result};
+use report::{indent, print_hint, print_outcome};
 use run::{is_root, Outcome, Workspace};
 use spec::Exercise;
 use std::collections::BTreeMap;
@@ -40,6 +46,9 @@ pub enum Status {
     DoesNotBuild,
     /// Started, but its checks need root and we are not.
     NeedsRoot,
+    /// The machine could not run its checks (a tool missing, `setpriv` refused, the sandbox
+    /// cannot show it): no verdict on the learner's work.
+    NotCheckedHere,
 }
 
 impl std::fmt::Display for Status {
@@ -50,12 +59,16 @@ impl std::fmt::Display for Status {
             Status::NotStarted => f.write_str("not started"),
             Status::DoesNotBuild => f.write_str("does not build"),
             Status::NeedsRoot => f.write_str("needs root"),
+            Status::NotCheckedHere => f.write_str("not checked here"),
         }
     }
 }
 
 /// The status that a list of outcomes makes.
 pub fn status_of(outcomes: &[Outcome]) -> Status {
+    if outcomes.iter().any(|o| o.environment.is_some()) {
+        return Status::NotCheckedHere;
+    }
     let passed = outcomes.iter().filter(|o| o.passed).count();
     match passed == outcomes.len() {
         true => Status::Passed,
@@ -75,6 +88,9 @@ pub fn evaluate(
     if exercise.needs_root && !is_root() {
         return Ok((Status::NeedsRoot, Vec::new()));
     }
+    if run::cannot_check_here(exercise).is_some() {
+        return Ok((Status::NotCheckedHere, Vec::new()));
+    }
     let outcomes = run::run_checks(ws, exercise, binary)?;
     Ok((status_of(&outcomes), outcomes))
 }
@@ -91,11 +107,18 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 fn cli(args: &[String]) -> Result<i32> {
+    // The root half (see `root_half`): the steps are built, by the user who asked.
+    let as_root = args.iter().any(|a| a == root_half::FLAG);
+    let rerun: Vec<String> = std::iter::once("check".to_string()).chain(args.iter().cloned()).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a != root_half::FLAG).collect();
     let ws = Workspace::this();
+    if !as_root && !matches!(args[..], ["-h" | "--help"]) {
+        eprintln!("xtask check: workspace {}", ws.root.display());
+    }
     let exercises = spec::load_all(&ws.root)?;
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let how = How { as_root, rerun };
     match args[..] {
-        ["--all"] => all(&ws, &exercises),
+        ["--all"] => all(&ws, &exercises, &how),
         ["--list"] => {
             list(&exercises);
             Ok(0)
@@ -108,11 +131,11 @@ fn cli(args: &[String]) -> Result<i32> {
         [number] | [number, _] if number.bytes().all(|b| b.is_ascii_digit()) && !number.is_empty() => {
             let number = format!("{:0>2}", number);
             let chosen = choose(&exercises, &number, args.get(1).copied())?;
-            step(&ws, &chosen, &args)
+            step(&ws, &chosen, &how)
         }
         [id] if id.len() > 3 && id.as_bytes()[2] == b'-' => {
             let chosen = choose(&exercises, &id[..2], Some(&id[3..]))?;
-            step(&ws, &chosen, &args)
+            step(&ws, &chosen, &how)
         }
         ["-h" | "--help"] => {
             println!("{USAGE}");
@@ -124,6 +147,12 @@ fn cli(args: &[String]) -> Result<i32> {
             Ok(2)
         }
     }
+}
+
+/// How this run came about: as the root half of a user's run, and the argv to run it again so.
+struct How {
+    as_root: bool,
+    rerun: Vec<String>,
 }
 
 /// The exercises of step `number`, or the one called `name`.
@@ -152,32 +181,37 @@ fn list(exercises: &[Exercise]) {
 }
 
 /// `cargo xtask check NN [EXERCISE]`: build the step, run the checks, print each.
-fn step(ws: &Workspace, exercises: &[Exercise], args: &[&str]) -> Result<i32> {
+fn step(ws: &Workspace, exercises: &[Exercise], how: &How) -> Result<i32> {
     let first = &exercises[0];
-    if exercises.iter().any(|e| e.needs_root) && !is_root() {
-        eprintln!(
-            "xtask check: the checks of {} need root, as the step does: run `sudo -E cargo xtask check {}`, \
-             or run it inside `cargo xtask sandbox`",
-            first.step,
-            args.join(" ")
-        );
-        return Ok(2);
-    }
-    eprintln!("xtask check: building {} (cargo build -p {})", first.step, first.step);
-    let binary = match run::build(ws, &first.step, true)? {
-        Ok(binary) => binary,
-        Err(_) => {
-            println!(
-                "{}: does not build: fix the errors cargo printed above, then run this again.",
-                first.step
-            );
-            return Ok(1);
+    let binary = match how.as_root {
+        // The user's half built it; root runs no cargo (not in sudo's PATH, and root's files
+        // in target/ would stop the user's next build).
+        true => built(ws, &first.step)?,
+        false => {
+            eprintln!("xtask check: building {} (cargo build -p {})", first.step, first.step);
+            match run::build(ws, &first.step, true)? {
+                Ok(binary) => binary,
+                Err(_) => {
+                    println!(
+                        "{}: does not build: fix the errors cargo printed above, then run this again.",
+                        first.step
+                    );
+                    return Ok(1);
+                }
+            }
         }
     };
-    let mut all_passed = true;
+    if exercises.iter().any(|e| e.needs_root) && !is_root() {
+        return Ok(root_half::run(&how.rerun)?.unwrap_or(2));
+    }
+    if let Some(note) = run::only_root_mapped_note(exercises) {
+        eprintln!("xtask check: {note}");
+    }
+    let mut result = 0;
     for exercise in exercises {
         println!("\n{}: {} ({}; like {})", exercise.id, exercise.title, exercise.flag, exercise.docker);
-        if !run::started(&binary, exercise)? {
+        let started = run::started(&binary, exercise)?;
+        if !started {
             println!(
                 "  Not started: `{} --help` does not list {} yet. The goal:\n",
                 exercise.step,
@@ -185,7 +219,20 @@ fn step(ws: &Workspace, exercises: &[Exercise], args: &[&str]) -> Result<i32> {
             );
             println!("{}\n", indent(&exercise.goal, "    "));
         }
+        if let Some(refusal) = run::cannot_check_here(exercise) {
+            println!("  Not checked here: {refusal}");
+            result = result.max(2);
+            continue;
+        }
         let outcomes = run::run_checks(ws, exercise, &binary)?;
+        if let Some(problem) = outcomes.iter().find_map(|o| o.environment.as_deref()) {
+            println!(
+                "  Not checked: this machine could not run the checks ({problem}). That is not your \
+                 solution's fault: it counts as no attempt, and shows no hint."
+            );
+            result = result.max(2);
+            continue;
+        }
         for outcome in &outcomes {
             print_outcome(outcome);
         }
@@ -193,70 +240,50 @@ fn step(ws: &Workspace, exercises: &[Exercise], args: &[&str]) -> Result<i32> {
         let passed = outcomes.iter().filter(|o| o.passed).count();
         println!("{passed} of {} checks passed.", outcomes.len());
         if status != Status::Passed {
-            all_passed = false;
-            print_next_hint(ws, exercise);
+            result = result.max(1);
+            print_hint(ws, exercise, &outcomes, started);
         }
     }
-    Ok(if all_passed { 0 } else { 1 })
+    Ok(result)
 }
 
-fn print_outcome(outcome: &Outcome) {
-    if outcome.passed {
-        println!("  passed  {}", outcome.title);
-        return;
+/// The step's binary as the user's half of this run built it.
+fn built(ws: &Workspace, step: &str) -> Result<PathBuf> {
+    let binary = ws.binary(step);
+    if !binary.is_file() {
+        bail!(
+            "{} is not built: run `cargo xtask check` as yourself, without {}, and it builds it first",
+            binary.display(),
+            root_half::FLAG
+        );
     }
-    println!("  FAILED  {}", outcome.title);
-    let label = |name: &str, text: &str| {
-        let text = if text.trim().is_empty() { "(nothing)" } else { text.trim_end() };
-        let mut lines = text.lines();
-        println!("            {name:<10}{}", lines.next().unwrap_or_default());
-        for line in lines {
-            println!("            {:<10}{line}", "");
-        }
-    };
-    for (n, expected) in outcome.expected.iter().enumerate() {
-        label(if n == 0 { "expected:" } else { "or:" }, expected);
-    }
-    label("saw:", &outcome.stdout);
-    if !outcome.stderr.trim().is_empty() {
-        let lines: Vec<&str> = outcome.stderr.lines().collect();
-        label("stderr:", &lines[lines.len().saturating_sub(6)..].join("\n"));
-    }
-    if outcome.timed_out {
-        println!("            (it ran for a minute, and was ended: does the step wait for something?)");
-    }
-}
-
-/// Print the hint after the last one this exercise showed, and remember it.
-fn print_next_hint(ws: &Workspace, exercise: &Exercise) {
-    let state = ws.target_dir.join("exercises/hints").join(&exercise.id);
-    let shown: usize = std::fs::read_to_string(&state).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-    let n = (shown + 1).min(exercise.hints.len());
-    println!("\nHint {n} of {}:\n{}", exercise.hints.len(), indent(&exercise.hints[n - 1], "    "));
-    let page = format!("book/src/exercises/step{}.md", exercise.number());
-    match n < exercise.hints.len() {
-        true => println!("(The next failing run shows hint {}. All the hints are in {page}.)", n + 1),
-        false => println!(
-            "(That was the last hint. The solution is exercises/solutions/{}.patch, if you must.)",
-            exercise.id
-        ),
-    }
-    // Losing this only means showing a hint again (a checker run by sudo, then without).
-    let _ =
-        std::fs::create_dir_all(state.parent().unwrap()).and_then(|()| std::fs::write(&state, n.to_string()));
+    Ok(binary)
 }
 
 /// `cargo xtask check --all`: one line per exercise.
-fn all(ws: &Workspace, exercises: &[Exercise]) -> Result<i32> {
-    let mut built: BTreeMap<&str, Option<PathBuf>> = BTreeMap::new();
+fn all(ws: &Workspace, exercises: &[Exercise], how: &How) -> Result<i32> {
+    let mut built_steps: BTreeMap<&str, Option<PathBuf>> = BTreeMap::new();
+    for exercise in exercises {
+        if !built_steps.contains_key(exercise.step.as_str()) {
+            let binary = match how.as_root {
+                true => Some(built(ws, &exercise.step)?),
+                false => {
+                    eprintln!("xtask check: building {}", exercise.step);
+                    run::build(ws, &exercise.step, false)?.ok()
+                }
+            };
+            built_steps.insert(&exercise.step, binary);
+        }
+    }
+    if exercises.iter().any(|e| e.needs_root) && !is_root() {
+        if let Some(status) = root_half::run(&how.rerun)? {
+            return Ok(status);
+        }
+    }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     println!("{:<5} {:<11} {:<24} result", "step", "exercise", "flag");
     for exercise in exercises {
-        if !built.contains_key(exercise.step.as_str()) {
-            eprintln!("xtask check: building {}", exercise.step);
-            built.insert(&exercise.step, run::build(ws, &exercise.step, false)?.ok());
-        }
-        let status = match &built[exercise.step.as_str()] {
+        let status = match &built_steps[exercise.step.as_str()] {
             None => Status::DoesNotBuild,
             Some(binary) => evaluate(ws, exercise, binary)?.0,
         };
@@ -267,14 +294,14 @@ fn all(ws: &Workspace, exercises: &[Exercise]) -> Result<i32> {
         };
         *counts.entry(kind).or_default() += 1;
     }
-    let order = ["passed", "failed", "not started", "does not build", "needs root"];
+    let order = ["passed", "failed", "not started", "does not build", "needs root", "not checked here"];
     let summary: Vec<String> =
         order.iter().filter_map(|kind| counts.get(*kind).map(|n| format!("{n} {kind}"))).collect();
     println!("{} exercises: {}", exercises.len(), summary.join(", "));
     if counts.contains_key("needs root") {
         println!(
-            "The exercises that need root are checked when the checker runs as root: \
-             `sudo -E cargo xtask check --all`, or inside `cargo xtask sandbox`."
+            "The exercises that need root are checked when sudo may run the checker's root half, \
+             or inside `cargo xtask sandbox`."
         );
     }
     Ok(if counts.keys().all(|k| k == "passed") { 0 } else { 1 })
@@ -293,11 +320,4 @@ pub fn write_pages(root: &std::path::Path, exercises: &[Exercise]) -> Result<Vec
         }
     }
     Ok(written)
-}
-
-fn indent(text: &str, by: &str) -> String {
-    text.lines()
-        .map(|l| if l.is_empty() { String::new() } else { format!("{by}{l}") })
-        .collect::<Vec<_>>()
-        .join("\n")
 }

@@ -8,6 +8,8 @@
 //! - [`linkcheck`]: the built book has no broken local link and no unresolved `{{#`;
 //! - [`doctor`]: which steps run on this machine, and the fixes for those that cannot;
 //! - [`reset`]: remove the bridge step07 leaves behind, report anything else left;
+//! - [`root_half`]: the part of a command that needs root, re-run through `sudo` by absolute
+//!   path, since sudo's `secure_path` has no `~/.cargo/bin` and `sudo cargo` fails;
 //! - [`sandbox`]: a shell that is root over namespaces of its own, for learners without sudo.
 //! - [`unshare`]: the `unshare` flags the sandbox runs and doctor tries, and the trying.
 
@@ -17,6 +19,7 @@ pub mod doctor;
 pub mod drift;
 pub mod linkcheck;
 pub mod reset;
+pub mod root_half;
 pub mod sandbox;
 pub mod transcripts;
 pub mod unshare;
@@ -26,9 +29,28 @@ use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// The workspace's root directory.
+/// The workspace's root directory, found when xtask runs, not when it was built: the nearest
+/// directory, from the current one up, whose Cargo.toml has `[workspace]` and which holds
+/// `xtask/`; failing that, the one above our own executable (`target/debug/xtask`); failing
+/// that, the one xtask was built in. A checkout copied with `cp -a ns ns2` keeps its old
+/// `target/`, and an xtask that still took its root from the build would check, and write its
+/// hints into, the original.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    let from_cwd = std::env::current_dir().ok().and_then(|dir| workspace_above(&dir));
+    let from_exe = || std::env::current_exe().ok().and_then(|exe| workspace_above(&exe));
+    from_cwd.or_else(from_exe).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    })
+}
+
+/// The nearest directory at or above `path` that is this kind of workspace.
+pub fn workspace_above(path: &Path) -> Option<PathBuf> {
+    path.ancestors().find(|dir| is_workspace(dir)).map(Path::to_path_buf)
+}
+
+fn is_workspace(dir: &Path) -> bool {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+    manifest.lines().any(|l| l.trim() == "[workspace]") && dir.join("xtask/Cargo.toml").is_file()
 }
 
 /// The step directories, in order: `["step01-clone", "step02-uts", ...]`, every `stepNN-*`

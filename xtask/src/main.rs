@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask diffs`: write book/src/diffs/stepNN.diff, each step against the one before;
 //! - `cargo xtask transcripts [NAME...]`: build the workspace, run book/transcripts/NAME.txt
-//!   (all of them by default; as root) and write book/src/transcripts/NAME.txt;
+//!   (all of them by default; as root, through sudo if you are not) and write
+//!   book/src/transcripts/NAME.txt;
 //! - `cargo xtask linkcheck [DIR]`: check the built book (default book/book) for broken local
 //!   links and unresolved `{{#` directives;
 //! - `cargo xtask check-book`: `mdbook build book` (or `$MDBOOK build book`), then the Chinese
@@ -16,11 +17,14 @@
 //!   namespaces of your own, with a network of its own: every step runs there without sudo.
 //! - `cargo xtask check NN [EXERCISE]`, `check --all`: check the coding exercises of step NN
 //!   (see `xtask::check` and exercises/).
+//!
+//! Nothing here asks you to type `sudo cargo`, which stock sudoers refuse (`secure_path` has
+//! no ~/.cargo/bin): what needs root re-runs this binary through sudo ([`root_half`]).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use xtask::{diffs, doctor, linkcheck, reset, sandbox, transcripts, workspace};
+use xtask::{diffs, doctor, linkcheck, reset, root_half, sandbox, transcripts, workspace};
 
 const USAGE: &str = "usage: cargo xtask diffs | transcripts [NAME...] | linkcheck [DIR] | check-book | book
        cargo xtask doctor | reset | sandbox [-- COMMAND...]
@@ -60,32 +64,48 @@ fn cmd_diffs() -> Result<()> {
     Ok(())
 }
 
-fn cmd_transcripts(names: &[String]) -> Result<()> {
-    let root = workspace();
+/// Build as the user who asked, then run the scripts as root: through `sudo`, by our own
+/// absolute path, when that user is not root (`root_half`: `sudo cargo` fails on stock sudoers).
+fn cmd_transcripts(args: &[String]) -> Result<()> {
+    let as_root = args.iter().any(|a| a == root_half::FLAG);
+    let names: Vec<&String> = args.iter().filter(|a| *a != root_half::FLAG).collect();
+    let ws = xtask::check::run::Workspace::this();
+    let root = ws.root.clone();
+    if !as_root {
+        eprintln!("xtask: workspace {}", root.display());
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--workspace", "--bins"])
+            .current_dir(&root)
+            .status()
+            .context("running cargo build")?;
+        if !status.success() {
+            bail!("cargo build --workspace failed");
+        }
+    }
     if !nix::unistd::geteuid().is_root() {
-        bail!("the transcripts run steps that need root: run it as root (sudo -E cargo xtask transcripts)");
+        let rerun: Vec<String> =
+            std::iter::once("transcripts".to_string()).chain(names.iter().map(|n| n.to_string())).collect();
+        match root_half::run(&rerun)? {
+            Some(0) => return Ok(()),
+            Some(status) => std::process::exit(status),
+            None => std::process::exit(2),
+        }
     }
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--workspace", "--bins"])
-        .current_dir(&root)
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build --workspace failed");
-    }
-    let bin_dir = transcripts::default_bin_dir(&root);
+    let bin_dir = ws.target_dir.join("debug");
     let out_dir = transcripts::output_dir(&root);
     std::fs::create_dir_all(&out_dir)?;
     let scripts = transcripts::scripts(&root)?;
-    for name in names {
-        if !scripts.iter().any(|s| &s.name == name) {
+    for name in &names {
+        if !scripts.iter().any(|s| &&s.name == name) {
             bail!("no script book/transcripts/{name}.txt");
         }
     }
-    for script in scripts.iter().filter(|s| names.is_empty() || names.contains(&s.name)) {
+    for script in scripts.iter().filter(|s| names.is_empty() || names.contains(&&s.name)) {
         eprintln!("xtask: running book/transcripts/{}.txt", script.name);
         let text = transcripts::run(&root, &bin_dir, script)?;
-        std::fs::write(out_dir.join(format!("{}.txt", script.name)), text)?;
+        let path = out_dir.join(format!("{}.txt", script.name));
+        std::fs::write(&path, text)?;
+        root_half::give_back(&root, &path);
     }
     Ok(())
 }

@@ -132,8 +132,12 @@ fn checks_fail_before_and_pass_after_the_solution() {
             exercise.id
         );
         let outcomes = run::run_checks(&ws, exercise, &binary).unwrap();
-        if status_of(&outcomes) == Status::Passed {
-            problems.push(format!("{}: every check passes on the unmodified {}", exercise.id, exercise.step));
+        match status_of(&outcomes) {
+            Status::Failed { .. } => {}
+            other => problems.push(format!(
+                "{}: on the unmodified {}, the checks say {other}",
+                exercise.id, exercise.step
+            )),
         }
     }
 
@@ -161,6 +165,21 @@ fn checks_fail_before_and_pass_after_the_solution() {
                 }
             }
         }
+        // `cargo xtask sandbox` maps uid 0 only: a step that runs as nobody elsewhere must
+        // still pass there (setpriv to nobody failed, and a correct solution scored 0).
+        if exercise.as_nobody && run::is_root() {
+            let out = check_in_a_sandbox(&ws, &exercise.id);
+            if !out.status.success() {
+                problems.push(format!(
+                    "{}: with the solution, in a user namespace that maps only uid 0 (the sandbox's), \
+                     `xtask check` says {:?}:\n{}{}",
+                    exercise.id,
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
         for file in &exercise.files {
             let out = Command::new("rustfmt")
                 .args(["--check", "--edition", "2021"])
@@ -173,7 +192,148 @@ fn checks_fail_before_and_pass_after_the_solution() {
         let reverted = git(&ws.root, &["apply", "--reverse", patch]);
         assert!(reverted.status.success(), "{}: {}", exercise.id, String::from_utf8_lossy(&reverted.stderr));
     }
+
+    // Wrong work that used to pass: each exercises/wrong/NN-name.WHAT.patch is the reference
+    // solution with one mistake, and some check of its exercise must fail on it.
+    for (exercise, patch) in wrong_patches(&ws.root) {
+        let Some(exercise) = runnable.iter().find(|e| e.id == exercise) else { continue };
+        let name = patch.file_name().unwrap().to_string_lossy().into_owned();
+        let applied = git(&ws.root, &["apply", patch.to_str().unwrap()]);
+        assert!(applied.status.success(), "{name}: {}", String::from_utf8_lossy(&applied.stderr));
+        match run::build(&ws, &exercise.step, false).unwrap() {
+            Err(errors) => problems.push(format!("exercises/wrong/{name} does not build:\n{errors}")),
+            Ok(binary) => {
+                let outcomes = run::run_checks(&ws, exercise, &binary).unwrap();
+                match status_of(&outcomes) {
+                    Status::Failed { .. } => {}
+                    other => {
+                        problems.push(format!("exercises/wrong/{name}: the checks say {other}, not failed"))
+                    }
+                }
+            }
+        }
+        let reverted = git(&ws.root, &["apply", "--reverse", patch.to_str().unwrap()]);
+        assert!(reverted.status.success(), "{name}: {}", String::from_utf8_lossy(&reverted.stderr));
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `exercises/wrong/NN-name.WHAT.patch`: (`NN-name`, its path), in order.
+fn wrong_patches(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut patches: Vec<(String, PathBuf)> = std::fs::read_dir(root.join("exercises/wrong"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|path| {
+            (path.file_name().unwrap().to_string_lossy().split('.').next().unwrap().to_string(), path)
+        })
+        .collect();
+    patches.sort();
+    patches
+}
+
+#[test]
+fn every_wrong_patch_is_a_variant_of_an_exercise() {
+    let root = workspace();
+    let exercises = spec::load_all(&root).unwrap();
+    for (id, patch) in wrong_patches(&root) {
+        assert!(exercises.iter().any(|e| e.id == id), "{}: no exercise {id}", patch.display());
+        let out = git(&root, &["apply", "--check", patch.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{} does not apply: {}",
+            patch.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `sudo cargo ...` fails with stock sudoers (`secure_path` has no ~/.cargo/bin): no page,
+/// spec or message may tell a learner to type it.
+#[test]
+fn no_printed_command_puts_sudo_before_cargo() {
+    let root = workspace();
+    let mut files = vec![root.join("README.md")];
+    for dir in ["book/src", "book/zh/src", "exercises", "xtask/src"] {
+        collect(&root.join(dir), &mut files);
+    }
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "md" || e == "rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let words: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == '`').collect();
+            for (i, word) in words.iter().enumerate() {
+                let next = |k: usize| words.get(i + k).copied().unwrap_or_default();
+                let cargo_at = match (next(1), next(2)) {
+                    ("cargo", _) => 2,
+                    ("-E", "cargo") => 3,
+                    _ => continue,
+                };
+                // `sudo cargo` named as what not to type is fine; `sudo cargo xtask ...` is a command.
+                if *word == "sudo" && next(cargo_at).chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
+                    found.push(format!(
+                        "{}:{}: {}",
+                        file.strip_prefix(&root).unwrap().display(),
+                        n + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "printed commands that put sudo before cargo:\n{}", found.join("\n"));
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, files);
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+/// The root half (`xtask check ... --as-root`, what `sudo /abs/xtask` runs) needs no cargo: it
+/// runs with a PATH that has none, as sudo's `secure_path` gives it, checks the step the
+/// user's half built, and does not build.
+#[test]
+fn the_root_half_runs_without_cargo() {
+    if !run::is_root() {
+        testkit::root_or_skip("the root half runs as root");
+        return;
+    }
+    let root = workspace();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let built =
+        Command::new(cargo).args(["build", "--quiet", "-p", "step01-clone"]).current_dir(&root).status();
+    assert!(built.unwrap().success(), "cargo build -p step01-clone failed");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["check", "01", "env", "--as-root"])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!stderr.contains("building"), "the root half built: {stderr}");
+    assert!(
+        stdout.contains("01-env: ") && stdout.contains("Not started"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
+}
+
+/// `xtask check ID --as-root` (the steps are built) in namespaces like `cargo xtask sandbox`'s:
+/// a user namespace whose only mapped ID is 0, with mount, network, UTS, IPC and PID ones.
+fn check_in_a_sandbox(ws: &Workspace, id: &str) -> std::process::Output {
+    Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "--propagation", "private", "--net", "--uts", "--ipc"])
+        .args(["--pid", "--fork", "--mount-proc", env!("CARGO_BIN_EXE_xtask"), "check", id, "--as-root"])
+        .env("CARGO_TARGET_DIR", &ws.target_dir)
+        .current_dir(&ws.root)
+        .output()
+        .expect("running unshare")
 }
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {

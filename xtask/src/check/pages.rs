@@ -29,7 +29,6 @@ pub fn generate(exercises: &[Exercise]) -> Vec<(String, String)> {
 fn page(number: &str, exercises: &[&Exercise]) -> String {
     let step = &exercises[0].step;
     let needs_root = exercises.iter().any(|e| e.needs_root);
-    let sudo = if needs_root { "sudo -E " } else { "" };
     let mut out = format!(
         "> [中文](../zh/exercises/step{number}.html)\n\n\
          # Step {number}: coding exercises\n\n\
@@ -38,15 +37,17 @@ fn page(number: &str, exercises: &[&Exercise]) -> String {
     out += &wrap(&format!(
         "Each exercise below extends `{step}` towards a flag of `docker run`. It says what your program \
          should do, as you can see it from inside and from outside, and which files to change. Then \
-         `{sudo}cargo xtask check {number}` builds your step, runs it as the tests do, and says for each \
-         check whether it passed, what it expected and what it saw. When a check fails, it prints the next \
-         hint; the same hints are below, one at a time, for when you want one. The questions at the end of \
+         `cargo xtask check {number}` builds your step, runs it as the tests do, and says for each \
+         check whether it passed, what it expected and what it saw. When a check fails, it prints the hint \
+         written for it; the same hints are below, one at a time, for when you want one. The questions at the end of \
          [the chapter](../step{number}.md#exercises) need no code."
     ));
     out += &wrap(&match needs_root {
-        true => "The checks need root, as the step does: run the checker with `sudo -E`, or inside \
-                 `cargo xtask sandbox`. They run in throwaway namespaces, so a step that goes wrong cannot \
-                 rename, mount on or rewire your machine."
+        true => "The checks need root, as the step does. Run the checker as yourself: it builds your step, \
+                 then runs its own binary through `sudo` for the checks, and prints that command (don't type \
+                 `sudo cargo`: sudo's `secure_path` has no `~/.cargo/bin`, so it says `cargo: command not \
+                 found`). Without sudo, run it inside `cargo xtask sandbox`. The checks run in throwaway \
+                 namespaces, so a step that goes wrong cannot rename, mount on or rewire your machine."
             .to_string(),
         false => "The checks need no root, as the step needs none. Run by root, the checker runs the step \
                   as `nobody`."
@@ -99,12 +100,11 @@ fn wrap(text: &str) -> String {
 }
 
 fn section(ex: &Exercise) -> String {
-    let sudo = if ex.needs_root { "sudo -E " } else { "" };
     let files: Vec<String> = ex.files.iter().map(|f| format!("`{f}`")).collect();
     let mut out = format!(
         "## {} (`{}`)\n\n\
          Like {}. About {}. Change {}.\n\
-         Check it with `{sudo}cargo xtask check {} {}`.\n\n{}\n",
+         Check it with `cargo xtask check {} {}`{}.\n\n{}\n",
         ex.title,
         ex.flag,
         ex.docker,
@@ -112,6 +112,9 @@ fn section(ex: &Exercise) -> String {
         files.join(" and "),
         ex.number(),
         ex.name(),
+        ex.not_in_sandbox
+            .as_ref()
+            .map_or(String::new(), |why| format!(", outside `cargo xtask sandbox` ({why})")),
         ex.goal
     );
     for (n, hint) in ex.hints.iter().enumerate() {
@@ -119,7 +122,10 @@ fn section(ex: &Exercise) -> String {
     }
     out += "\n<details>\n<summary>What the checker runs</summary>\n\n";
     let runs_as = match ex.as_nobody {
-        true => "as `nobody` when the checker is root, otherwise as you",
+        true => {
+            "as `nobody` when the checker is root, otherwise as you; in `cargo xtask sandbox`, where nobody \
+                 does not exist, as its root"
+        }
         false => "as root",
     };
     let throwaway = match ex.needs_root {

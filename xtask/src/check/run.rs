@@ -27,11 +27,20 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// The workspace this xtask belongs to, and its target directory (`CARGO_TARGET_DIR`, or
-    /// `target/`).
+    /// The workspace we run in ([`crate::workspace`]), and its target directory:
+    /// `CARGO_TARGET_DIR`, or the one our own executable is in (`TARGET/debug/xtask`: sudo
+    /// drops `CARGO_TARGET_DIR`, and the root half must find the steps the user built), or
+    /// `target/`.
     pub fn this() -> Workspace {
         let root = crate::workspace();
-        let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), PathBuf::from);
+        let ours = std::env::current_exe().ok().and_then(|exe| {
+            let debug = exe.parent()?;
+            let target = debug.parent()?;
+            let in_workspace = target.starts_with(&root) || target.join("CACHEDIR.TAG").is_file();
+            (debug.file_name()? == "debug" && in_workspace).then(|| target.to_path_buf())
+        });
+        let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).or(ours);
+        let target_dir = target_dir.unwrap_or_else(|| root.join("target"));
         let target_dir = if target_dir.is_absolute() { target_dir } else { root.join(target_dir) };
         Workspace { root, target_dir }
     }
@@ -82,6 +91,9 @@ pub struct Outcome {
     pub stderr: String,
     /// Set if the script ran too long and was ended.
     pub timed_out: bool,
+    /// Why the machine, not the learner's step, made the check fail, if it did: its setup
+    /// failed (status 99), `setpriv` could not become nobody, a program it runs is missing.
+    pub environment: Option<String>,
 }
 
 /// How long one check may take: a step that hangs is ended after this.
@@ -101,7 +113,10 @@ wait_for() { i=0; while [ ! -s \"$1\" ] && kill -0 $! 2>/dev/null && [ $i -lt 10
 /// filesystem under the mount point, in every namespace: here that is this tmpfs, not the
 /// filesystem of the machine's /tmp.
 /// It then starts in the tmpfs, not beneath it, so relative names land where $SCRATCH does.
-const ROOT_PRELUDE: &str = "mount -t tmpfs -o mode=0755 check \"$SCRATCH\" && cd \"$SCRATCH\" || exit 99\n";
+/// It is `nosuid,nodev`, as /tmp often is, so that a check can see whether a step's remount
+/// keeps the flags of the filesystem under it.
+const ROOT_PRELUDE: &str =
+    "mount -t tmpfs -o mode=0755,nosuid,nodev check \"$SCRATCH\" && cd \"$SCRATCH\" || exit 99\n";
 
 /// With `rootfs: yes`: a copy of the root filesystem in $SCRATCH, so that each check gets one
 /// as tools/mkrootfs made it.
@@ -118,7 +133,8 @@ pub fn run_checks(ws: &Workspace, exercise: &Exercise, binary: &Path) -> Result<
 
 fn run_checks_in(ws: &Workspace, exercise: &Exercise, binary: &Path, dir: &Path) -> Result<Vec<Outcome>> {
     let root = is_root();
-    let as_nobody = exercise.as_nobody && root;
+    // Where uid 0 is the only one (the sandbox), nobody does not exist: setpriv would fail.
+    let as_nobody = exercise.as_nobody && root && !only_root_mapped();
     // A copy of the binary that nobody can reach, and `step`, which runs it.
     let bin = make_dir(&dir.join("bin"))?;
     let copy = bin.join(&exercise.step);
@@ -183,7 +199,8 @@ fn run_check(
         command.env(name, value);
     }
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    let (status_timed_out, stdout, stderr) = run_with_timeout(command)?;
+    let (status_timed_out, status, stdout, stderr) = run_with_timeout(command)?;
+    let environment = environment_problem(status, &stderr);
 
     let fill = |text: &str| {
         vars.iter().fold(text.to_string(), |t, (name, value)| t.replace(&format!("${name}"), value))
@@ -191,13 +208,62 @@ fn run_check(
     let expected: Vec<String> = check.expected.iter().map(|e| fill(e)).collect();
     let passed = !status_timed_out && expected.iter().any(|e| same_output(e, &stdout));
     let stderr = stderr.lines().filter(|l| !l.starts_with("[step")).collect::<Vec<_>>().join("\n");
-    Ok(Outcome { title: check.title.clone(), passed, expected, stdout, stderr, timed_out: status_timed_out })
+    let timed_out = status_timed_out;
+    Ok(Outcome { title: check.title.clone(), passed, expected, stdout, stderr, timed_out, environment })
+}
+
+/// Whether a check's failure is the machine's: [`Outcome::environment`].
+pub fn environment_problem(status: Option<i32>, stderr: &str) -> Option<String> {
+    let last = |pred: &dyn Fn(&str) -> bool| stderr.lines().rev().find(|l| pred(l)).map(str::to_string);
+    if let Some(line) = last(&|l| l.starts_with("setpriv: ")) {
+        return Some(format!("setpriv could not run the step as nobody: {line}"));
+    }
+    // sh says `sh: 3: ip: not found`; `step` itself is ours, and always there.
+    let missing = |l: &str| l.starts_with("sh: ") && l.ends_with(": not found") && !l.contains(": step: ");
+    if let Some(line) = last(&missing) {
+        return Some(format!("a program the check runs is missing: {line}"));
+    }
+    if status == Some(99) {
+        let line = last(&|l| !l.trim().is_empty() && !l.starts_with("[step")).unwrap_or_default();
+        return Some(format!("the check's setup failed: {line}"));
+    }
+    None
+}
+
+/// Whether this user namespace maps uid 0 and nothing else (`/proc/self/uid_map` is
+/// `0 UID 1`), as `cargo xtask sandbox`'s does: no `nobody` to run a step as.
+pub fn only_root_mapped() -> bool {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    let lines: Vec<Vec<&str>> = map.lines().map(|l| l.split_whitespace().collect()).collect();
+    matches!(lines.as_slice(), [line] if line.first() == Some(&"0") && line.get(2) == Some(&"1"))
+}
+
+/// What the checker says once, where steps that run as nobody elsewhere run as root here.
+pub fn only_root_mapped_note(exercises: &[Exercise]) -> Option<String> {
+    (is_root() && only_root_mapped() && exercises.iter().any(|e| e.as_nobody)).then(|| {
+        "only uid 0 exists in this user namespace (the sandbox), so the step runs as root here, \
+         where elsewhere it runs as nobody"
+            .to_string()
+    })
+}
+
+/// Why an exercise cannot be checked where we are, in one line naming where it can, if so:
+/// in the sandbox, an exercise whose spec says `sandbox: no: WHY`.
+pub fn cannot_check_here(exercise: &Exercise) -> Option<String> {
+    let why = exercise.not_in_sandbox.as_ref()?;
+    (is_root() && only_root_mapped()).then(|| {
+        format!(
+            "in `cargo xtask sandbox`, {why}: run `cargo xtask check {}` outside it (it asks sudo for \
+             the part that needs root)",
+            exercise.number()
+        )
+    })
 }
 
 /// Run `command` in a process group of its own, for [`TIMEOUT`] at most; then end whatever is
 /// left in the group (a step the script left running), so that its pipes close. Returns
-/// whether it timed out, and its stdout and stderr.
-fn run_with_timeout(mut command: Command) -> Result<(bool, String, String)> {
+/// whether it timed out, its exit status, and its stdout and stderr.
+fn run_with_timeout(mut command: Command) -> Result<(bool, Option<i32>, String, String)> {
     let mut child = command.spawn().context("running sh")?;
     let group = nix::unistd::Pid::from_raw(child.id() as i32);
     let mut stdout = child.stdout.take().unwrap();
@@ -214,7 +280,12 @@ fn run_with_timeout(mut command: Command) -> Result<(bool, String, String)> {
     });
     let start = Instant::now();
     let mut timed_out = false;
-    while child.try_wait()?.is_none() {
+    let mut status = None;
+    loop {
+        if let Some(done) = child.try_wait()? {
+            status = done.code();
+            break;
+        }
         if start.elapsed() > TIMEOUT {
             timed_out = true;
             let _ = nix::sys::signal::killpg(group, nix::sys::signal::SIGKILL);
@@ -226,7 +297,7 @@ fn run_with_timeout(mut command: Command) -> Result<(bool, String, String)> {
     // The group is ours: the shell we started, and what it started and left behind.
     let _ = nix::sys::signal::killpg(group, nix::sys::signal::SIGKILL);
     let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
-    Ok((timed_out, text(out.join().unwrap_or_default()), text(err.join().unwrap_or_default())))
+    Ok((timed_out, status, text(out.join().unwrap_or_default()), text(err.join().unwrap_or_default())))
 }
 
 /// Whether two outputs are the same, but for spaces at the ends of lines and blank lines at
@@ -277,5 +348,22 @@ impl Scratch {
             );
         }
         std::fs::remove_dir_all(&self.0).with_context(|| format!("removing {}", self.0.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::environment_problem;
+
+    #[test]
+    fn the_machine_failing_is_not_the_learner_failing() {
+        let setpriv = environment_problem(Some(1), "setpriv: setresuid failed: Invalid argument\n");
+        assert!(setpriv.is_some_and(|p| p.contains("setpriv could not run the step as nobody")));
+        assert!(environment_problem(Some(127), "sh: 3: ip: not found\n")
+            .is_some_and(|p| p.contains("ip: not found")));
+        assert!(environment_problem(Some(99), "mount: permission denied\n").is_some());
+        // A learner's step that fails, or is missing an option, is the learner's.
+        assert_eq!(environment_problem(Some(125), "step05-mount: error: unknown option '--volume'\n"), None);
+        assert_eq!(environment_problem(Some(1), "touch: cannot touch '/x': Read-only file system\n"), None);
     }
 }

@@ -14,6 +14,7 @@
 //! - needs: root                    root | nothing: whether the checks need root
 //! - runs as: root                  root | nobody: who runs the step when the checker is root
 //! - rootfs: yes                    optional: $ROOTFS is a root filesystem from tools/mkrootfs
+//! - sandbox: no: WHY               optional: the checks cannot run in `cargo xtask sandbox`
 //!
 //! The goal, in paragraphs: what the program should do, as one can observe it.
 //!
@@ -25,6 +26,8 @@
 //! ## Checks
 //!
 //! ### What this check expects, in words
+//!
+//! hint: 2                         optional: the hint to show when this check fails
 //!
 //! (a sh block: the script; then one or more blocks tagged "expected": what its stdout must
 //! be, any one of them)
@@ -53,6 +56,8 @@ pub struct Exercise {
     pub as_nobody: bool,
     /// Whether the checks get a root filesystem in `$ROOTFS`.
     pub rootfs: bool,
+    /// Why the checks cannot run in `cargo xtask sandbox`, if they cannot (`- sandbox: no: WHY`).
+    pub not_in_sandbox: Option<String>,
     /// What to build, as Markdown.
     pub goal: String,
     /// The hints, in order, as Markdown.
@@ -68,6 +73,9 @@ pub struct Check {
     pub script: String,
     /// The script's stdout must be one of these, after the variables are filled in.
     pub expected: Vec<String>,
+    /// The hint written for this check (0-based), shown when it fails: a line `hint: N` under
+    /// its title. A check without one shows the next hint in order.
+    pub hint: Option<usize>,
 }
 
 impl Exercise {
@@ -160,6 +168,13 @@ pub fn parse(id: &str, text: &str) -> Result<Exercise> {
         "no" => false,
         other => bail!("rootfs: {other}: expected yes or no"),
     };
+    let not_in_sandbox = match key("sandbox").ok() {
+        None => None,
+        Some(value) => match value.strip_prefix("no: ") {
+            Some(why) => Some(why.trim().to_string()),
+            None => bail!("sandbox: {value}: expected 'no: WHY', or no sandbox line"),
+        },
+    };
     let step = key("step")?;
     ensure!(step.get(4..6) == Some(&id[..2]), "step: {step} is not step {}", &id[..2]);
 
@@ -191,7 +206,21 @@ pub fn parse(id: &str, text: &str) -> Result<Exercise> {
                 title: title.trim().to_string(),
                 script: String::new(),
                 expected: Vec::new(),
+                hint: None,
             });
+            continue;
+        }
+        if let Some(n) = line.strip_prefix("hint: ") {
+            let check = checks.last_mut().context("a hint: line before the first ### check")?;
+            let n: usize =
+                n.trim().parse().ok().filter(|n| (1..=hints.len()).contains(n)).with_context(|| {
+                    format!(
+                        "check '{}': hint: {n}: expected a hint's number, 1 to {}",
+                        check.title,
+                        hints.len()
+                    )
+                })?;
+            check.hint = Some(n - 1);
             continue;
         }
         let Some(tag) = line.strip_prefix("```") else { continue };
@@ -228,13 +257,14 @@ pub fn parse(id: &str, text: &str) -> Result<Exercise> {
         needs_root,
         as_nobody,
         rootfs,
+        not_in_sandbox,
         goal: goal.join("\n").trim().to_string(),
         hints,
         checks,
     })
 }
 
-const KEYS: &[&str] = &["flag", "docker", "step", "files", "time", "needs", "runs as", "rootfs"];
+const KEYS: &[&str] = &["flag", "docker", "step", "files", "time", "needs", "runs as", "rootfs", "sandbox"];
 
 #[cfg(test)]
 mod tests {
@@ -243,7 +273,7 @@ mod tests {
     const SPEC: &str = "# A title\n\n- flag: `--x NAME`\n- docker: `docker run --x`\n- step: step02-uts\n\
         - files: a.rs, b.rs\n- time: 5 minutes\n- needs: root\n- runs as: nobody\n\nThe goal.\n\n\
         More goal.\n\n## Hints\n\n1. First,\n   continued.\n\n2. Second.\n\n## Checks\n\n### It works\n\n\
-        ```sh\nstep hostname\n```\n\n```expected\nbox\n```\n\n```expected\ncrate\n```\n";
+        hint: 2\n\n```sh\nstep hostname\n```\n\n```expected\nbox\n```\n\n```expected\ncrate\n```\n";
 
     #[test]
     fn a_spec_is_read() {
@@ -257,6 +287,7 @@ mod tests {
         assert_eq!(ex.checks.len(), 1);
         assert_eq!(ex.checks[0].script, "step hostname\n");
         assert_eq!(ex.checks[0].expected, ["box\n", "crate\n"]);
+        assert_eq!(ex.checks[0].hint, Some(1));
     }
 
     #[test]
@@ -267,5 +298,6 @@ mod tests {
         assert!(err("02-x", &SPEC.replace("- needs: root\n", "")).contains("'- needs: ...'"));
         assert!(err("02-x", &SPEC.replace("```expected\nbox\n```", "```text\nbox\n```"))
             .contains("tagged 'text'"));
+        assert!(err("02-x", &SPEC.replace("hint: 2", "hint: 3")).contains("1 to 2"));
     }
 }
