@@ -115,23 +115,55 @@ fn remove_cgroup(dir: &Path) {
     }
 }
 
-/// Run `check`, which may SIGKILL the step, and then remove the cgroups that steps which are
-/// no longer running left behind: `PROGRAM-PID` where PID is no process called PROGRAM.
+/// Whether `name` is the name of a cgroup that step `program` with PID `pid` made:
+/// `PROGRAM-PID`, or that followed by anything but a digit (a suffix that tells apart steps
+/// with the same PID in different PID namespaces).
+fn made_by(name: &str, program: &str, pid: u32) -> bool {
+    let rest = name.strip_prefix(program).and_then(|r| r.strip_prefix('-'));
+    let rest = rest.and_then(|r| r.strip_prefix(&pid.to_string()));
+    rest.is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// Run `check`, which may SIGKILL the steps it starts, and then remove the cgroups that those
+/// steps left behind, found by their PIDs ([`crate::started_here`]). Never anyone else's: other
+/// tests of this binary, run in parallel, leave theirs on purpose (see
+/// [`cgroup_left_after_sigkill`]), and other people's runs make theirs in the same directories.
 pub fn then_remove_leftovers(step: Step, check: fn(Step)) {
+    let _ = crate::started_here();
     check(step);
     let program = program(step);
-    for parent in parents() {
-        for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(Ok(pid)) = name.strip_prefix(&format!("{program}-")).map(str::parse::<u32>) else {
-                continue;
-            };
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.trim() != program.chars().take(15).collect::<String>() {
-                remove_cgroup(&entry.path());
+    for pid in crate::started_here() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == program.chars().take(15).collect::<String>() {
+            continue; // still running, or its PID already taken by another step: not ours now
+        }
+        for parent in parents() {
+            for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+                if made_by(&entry.file_name().to_string_lossy(), &program, pid) {
+                    remove_cgroup(&entry.path());
+                }
             }
         }
     }
+}
+
+/// A cgroup named as a step with a PID no process can have (above PID_MAX_LIMIT) would name it,
+/// as another run leaves one, in the directory where root's steps make theirs: a check that
+/// removes its steps' leftovers, after a check that starts no step, must leave it alone.
+pub fn leftovers_of_others_stay(step: Step) {
+    if !step.may_run() || !root_or_skip("the steps' cgroups are made by root") {
+        return;
+    }
+    let Some(v2) = hierarchy("cgroup2", None) else { return };
+    let top = v2.join("namespaces-tutorial");
+    // Made as step08 makes it; it stays, as step08 leaves it.
+    std::fs::create_dir_all(&top).unwrap();
+    let theirs = top.join(format!("{}-4194305", program(step)));
+    std::fs::create_dir(&theirs).unwrap_or_else(|e| panic!("mkdir {}: {e}", theirs.display()));
+    then_remove_leftovers(step, |_| {});
+    let survived = theirs.is_dir();
+    remove_cgroup(&theirs);
+    assert!(survived, "{} was removed: it was no cgroup of this check's steps", theirs.display());
 }
 
 // --- The cgroup namespace ---------------------------------------------------------------------
@@ -149,8 +181,9 @@ pub fn cgroup_is_root_inside(step: Step) {
     let outside = cgroup_of(&running.container.to_string(), None);
     let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
     let dir = v2.join(outside.trim_start_matches('/'));
-    let suffix = format!("/{}-{}/container", program(step), running.pid());
-    let made = outside.ends_with(&suffix);
+    let made = outside.strip_suffix("/container").and_then(|o| o.rsplit('/').next()).is_some_and(|name| {
+        made_by(name, &program(step), running.pid())
+    });
     assert!(made || outside == cgroup_of("self", None), "the container is in {outside}");
     assert!(dir.is_dir(), "{} should exist while the container runs", dir.display());
     let out = running.finish();
@@ -289,11 +322,12 @@ pub fn cgroup_left_after_sigkill(step: Step) {
         return;
     }
     let running = step.start(&["-q", "--pids-max", "5"]);
-    let name = format!("{}-{}", program(step), running.pid());
     let (container, limit) = (running.container, limit_dir(running.container));
+    let name = limit.file_name().unwrap().to_string_lossy().into_owned();
     let v2 = hierarchy("cgroup2", None).unwrap();
     let view = v2.join(cgroup_of(&container.to_string(), None).trim_start_matches('/'));
-    assert!(limit.ends_with(&name) && view.parent().unwrap().ends_with(&name), "{}", limit.display());
+    assert!(made_by(&name, &program(step), running.pid()), "{}", limit.display());
+    assert!(view.parent().unwrap().ends_with(&name), "{}", view.display());
     kill(Pid::from_raw(running.pid() as i32), Signal::SIGKILL).unwrap();
     running.wait().assert_status(128 + 9);
     let end = Instant::now() + Duration::from_secs(10);
@@ -314,32 +348,32 @@ pub fn cgroup_left_after_sigkill(step: Step) {
     assert_eq!(run(&["find", "/sys/fs/cgroup", "-name", &name]).stdout, "");
 }
 
-/// `tools/soak`, as `hardening::soak` runs it, but inside a cgroup of this check's own, seen
-/// as the top of the hierarchy (a cgroup namespace, and cgroup2 mounted again in a mount
-/// namespace, on a tmpfs: the kernel refuses a filesystem on top of itself, EBUSY): the
-/// cgroups that the soak's SIGKILLed steps leave stay there, and go with it.
-pub fn soak(step: Step, runs: u32) {
-    if !root_or_skip("tools/soak makes throwaway namespaces with unshare") {
+/// `tools/soak`, in a cgroup of this check's own seen as the top of the v2 hierarchy (a cgroup
+/// namespace, and cgroup2 mounted again over a tmpfs in a mount namespace), where an empty
+/// cgroup named like another run's leftover, `PROGRAM-99998`, waits: the soak removes the
+/// cgroups its own steps leave, never that one, which must survive it.
+pub fn soak_leaves_other_cgroups_alone(step: Step) {
+    if !step.may_run() || !root_or_skip("tools/soak makes throwaway namespaces with unshare") {
         return;
     }
     let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
     let own = v2.join(cgroup_of("self", None).trim_start_matches('/'));
-    let sandbox = own.join(format!("{}-soak-{}", program(step), std::process::id()));
-    std::fs::create_dir(&sandbox).unwrap();
+    let sandbox = crate::tmp::mkdtemp(&own.join("testkit-soak.")).unwrap();
+    let theirs = sandbox.join(format!("{}-99998", program(step)));
+    std::fs::create_dir(&theirs).unwrap();
     let soak = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/soak");
     let (sandbox_dir, v2_dir, soak) = (sandbox.display(), v2.display(), soak.display());
     let script = format!(
         "echo $$ > {sandbox_dir}/cgroup.procs && exec unshare --cgroup --mount sh -c \
          'mount -t tmpfs tmpfs {v2_dir} && mount -t cgroup2 cgroup2 {v2_dir} && exec \"$0\" \"$@\"' \
-         {soak} {runs} {}",
+         {soak} 10 {}",
         step.bin
     );
     let out = run(&["sh", "-c", &script]);
+    let survived = theirs.is_dir();
     remove_cgroup(&sandbox);
     out.assert_status(0);
-    let line = out.stdout.lines().find(|l| l.starts_with(&program(step))).expect("no figures");
-    assert!(line.contains(&format!(" runs={runs} failed=0 ")), "{line}");
-    assert!(line.ends_with(" residue=0"), "{line}");
+    assert!(survived, "the soak removed {}, a cgroup its runs did not make\n{out:#?}", theirs.display());
 }
 
 // --- The time namespace -----------------------------------------------------------------------

@@ -233,6 +233,7 @@ pub fn parent_dies_before_pdeathsig(step: Step) {
         container != 0
     });
     assert!(found, "the step never started its container under strace");
+    crate::note_started(step_pid);
     signal(step_pid, Signal::SIGKILL);
     let survived = !wait_until(|| !is_running(container));
     if survived {
@@ -405,7 +406,8 @@ pub fn ten_at_once(step: Step, args: &[&str]) {
 // --- Soak -----------------------------------------------------------------------------------
 
 /// `tools/soak N STEP`: N runs of the step in throwaway namespaces leave nothing behind in the
-/// outer mount table, IPC objects, interfaces or process table, and no zombies.
+/// outer mount table, IPC objects, interfaces or process table, no zombies, and no cgroups
+/// (the soak counts those its own runs made, in a cgroup of its own, and nobody else's).
 pub fn soak(step: Step, runs: u32) {
     if !root_or_skip("tools/soak makes throwaway namespaces with unshare") || !installed_or_skip(&["unshare"])
     {

@@ -244,6 +244,7 @@ impl Running {
             let out = child.wait_with_output().unwrap();
             panic!("{argv:?} did not get ready: {line:?}\n{}", String::from_utf8_lossy(&out.stderr));
         }
+        note_started(child.id());
         let stdin = child.stdin.take();
         // The step is the process we started, or the last process that a wrapper (unshare,
         // setpriv) exec'd into, so the container is the step's one child.
@@ -289,6 +290,23 @@ impl Drop for Running {
             let _ = self.child.wait();
         }
     }
+}
+
+thread_local! {
+    /// The steps this thread's test started, for [`started_here`]. Each test runs in a thread
+    /// of its own, so a test sees only its own.
+    static STARTED: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Note that this test started a step with PID `pid` ([`Running::start`] does).
+pub fn note_started(pid: u32) {
+    STARTED.with(|started| started.borrow_mut().push(pid));
+}
+
+/// The PIDs of the steps this test noted since the last call, and forget them: what a check
+/// that cleans up after its steps may clean up, and nothing of another test's or run's.
+pub fn started_here() -> Vec<u32> {
+    STARTED.with(|started| std::mem::take(&mut *started.borrow_mut()))
 }
 
 /// The PIDs of `pid`'s children, as the host sees them.

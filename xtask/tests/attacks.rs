@@ -162,7 +162,12 @@ fn interrupted_transcript_leaves_nothing_behind() {
     // Its output goes to a file: a pipe would stay open as long as anything left holds it.
     let log = testkit::fresh_dir("interrupted").join("log");
     let file = std::fs::File::create(&log).unwrap();
-    let mut inner = Command::new(std::env::current_exe().unwrap())
+    // SIGINT at its default action, as a terminal leaves it when Ctrl-C can reach a program:
+    // these tests may run in a background job (`cargo test &` from a script), whose SIGINT
+    // is ignored, and an ignored SIGINT ends nothing (the inner test then exited 130).
+    let mut inner = Command::new("env")
+        .arg("--default-signal=INT")
+        .arg(std::env::current_exe().unwrap())
         .args(["--exact", "inner_runs_a_transcript_until_interrupted"])
         .args(["--include-ignored", "--nocapture"])
         .env(INTERRUPTED, "1")
