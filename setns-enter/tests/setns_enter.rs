@@ -158,7 +158,7 @@ fn status_lines(status: &str, fields: &[&str]) -> Vec<String> {
 /// could be ptraced by the container's root, and made to act as root on the host.)
 #[test]
 fn root_becomes_the_containers_root() {
-    if !testkit::root_or_skip("root enters a user's container") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let container = nobodys_container();
@@ -185,7 +185,7 @@ fn root_becomes_the_containers_root() {
 /// command does not run.
 #[test]
 fn refuses_a_user_namespace_without_root() {
-    if !testkit::root_or_skip("root enters a user's namespace") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let mut argv: Vec<String> = testkit::NOBODY.map(String::from).to_vec();
@@ -209,7 +209,7 @@ fn not_dumpable_until_exec() {
     let container = nobodys_container();
     let pid = container.container.to_string();
     // As root, the tests run the container and setns-enter as nobody; otherwise as ourselves.
-    let as_nobody = testkit::is_root();
+    let as_nobody = testkit::is_real_root();
     let nobody: &[&str] = if as_nobody { &testkit::NOBODY } else { &[] };
     let mut argv: Vec<String> = nobody.iter().map(|s| s.to_string()).collect();
     argv.push(testkit::reachable_by_nobody(ENTER).display().to_string());
@@ -250,7 +250,7 @@ const LIST_FDS: &str = "ls /proc/$$/fd; [ -e /proc/self/fd/7 ] && echo 'fd 7 is 
 /// and through which the container could reach every host file.
 #[test]
 fn the_command_gets_fds_0_1_2_only() {
-    if !testkit::root_or_skip("root enters a user's container") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let container = nobodys_container();
@@ -264,7 +264,7 @@ fn the_command_gets_fds_0_1_2_only() {
 /// ENOSYS, and setns-enter marks the fds it finds in /proc/self/fd instead.
 #[test]
 fn the_command_gets_fds_0_1_2_only_without_close_range() {
-    if !testkit::root_or_skip("root enters a user's container") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let container = nobodys_container();
@@ -280,7 +280,7 @@ fn the_command_gets_fds_0_1_2_only_without_close_range() {
 /// survives execve(2), and a command that ignores SIGPIPE keeps writing to a closed pipe.
 #[test]
 fn the_command_gets_default_signals() {
-    if !testkit::root_or_skip("root enters a user's container") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let container = nobodys_container();

@@ -38,6 +38,10 @@ fn parent_dies_before_pdeathsig() {
 fn cgroup_left_after_sigkill() {
     cgroup_time::cgroup_left_after_sigkill(STEP)
 }
+#[test]
+fn leftovers_of_others_stay() {
+    cgroup_time::leftovers_of_others_stay(STEP)
+}
 
 // --init: a PID 1 that reaps orphans and forwards signals.
 #[test]
@@ -60,7 +64,11 @@ fn only_standard_fds_with_init() {
 }
 #[test]
 fn soak() {
-    cgroup_time::soak(STEP, 10)
+    hardening::soak(STEP, 10)
+}
+#[test]
+fn soak_leaves_other_cgroups_alone() {
+    cgroup_time::soak_leaves_other_cgroups_alone(STEP)
 }
 
 // Bad input and bad environments (the rest are in the step's own tests).

@@ -2,7 +2,7 @@
 //! of symlinks, fds and signal dispositions left by the caller, a parent killed at the worst
 //! moment, Ctrl-C from a terminal. Each check replays a way in that a step once left open.
 
-use crate::{children, is_root, run, Out, Step, NOBODY};
+use crate::{children, run, Out, Step, NOBODY};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -184,10 +184,10 @@ pub fn no_command_without_id_maps(step: Step) {
             ["strace", "-o", "/dev/null", "-e", "trace=write", "-e", "inject=write:signal=SIGKILL"]
                 .map(String::from)
                 .to_vec();
-        if is_root() {
+        if crate::is_real_root() {
             argv.splice(0..0, NOBODY.map(String::from));
         }
-        let bin = if is_root() { crate::reachable_by_nobody(step.bin) } else { PathBuf::from(step.bin) };
+        let bin = if crate::is_real_root() { crate::reachable_by_nobody(step.bin) } else { PathBuf::from(step.bin) };
         argv.push(bin.display().to_string());
         argv.extend(["-q", "sh", "-c", "echo RAN"].map(String::from));
         let out = run(&argv);
@@ -200,7 +200,7 @@ pub fn no_command_without_id_maps(step: Step) {
 /// ends the whole PID namespace with its PID 1.
 pub fn dies_with_step_after_setuid_with_init(step: Step) {
     let step = as_root(step);
-    if !step.may_run() {
+    if !step.may_run() || !crate::real_root_or_skip(crate::RealRoot::Nobody) {
         return;
     }
     let mut argv = step.argv(&["-q", "--init"]);
@@ -277,7 +277,7 @@ pub fn pid_file(step: Step) {
         return;
     }
     let dir = crate::fresh_dir_for_nobody("attack");
-    if step.as_nobody && is_root() {
+    if step.as_nobody && crate::is_real_root() {
         // The step runs as nobody here, and writes FILE as nobody.
         std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
     }

@@ -6,7 +6,7 @@
 //! its path, and touches no cgroup that it or the step did not make.
 
 use crate::checks::one_error_line;
-use crate::{is_root, root_or_skip, run, Running, Step};
+use crate::{is_root, run, RealRoot, Running, Step};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::{Path, PathBuf};
@@ -151,7 +151,7 @@ pub fn then_remove_leftovers(step: Step, check: fn(Step)) {
 /// as another run leaves one, in the directory where root's steps make theirs: a check that
 /// removes its steps' leftovers, after a check that starts no step, must leave it alone.
 pub fn leftovers_of_others_stay(step: Step) {
-    if !step.may_run() || !root_or_skip("the steps' cgroups are made by root") {
+    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let Some(v2) = hierarchy("cgroup2", None) else { return };
@@ -190,7 +190,7 @@ pub fn cgroup_is_root_inside(step: Step) {
     out.assert_status(0);
     assert_eq!(out.stdout, "0::/\n", "inside, the container's cgroup is /\n{out:#?}");
     let why: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no cgroup of its own")).collect();
-    if step.as_nobody && is_root() {
+    if step.as_nobody && crate::is_real_root() {
         assert!(!made, "nobody may not make cgroups here");
         assert_eq!(why.len(), 1, "one line should say why there is no cgroup\n{out:#?}");
         assert!(why[0].contains("is not writable by uid 65534"), "{}", why[0]);
@@ -206,7 +206,7 @@ pub fn cgroup_is_root_inside(step: Step) {
 /// subtree: mounted read-only, its root the container's cgroup (from outside, the mount's root
 /// is `PROGRAM-PID/container`), with no cgroup of the host in it.
 pub fn cgroup_view_with_rootfs(step: Step) {
-    if !step.may_run() || !root_or_skip("a cgroup of its own needs a writable cgroup filesystem") {
+    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let rootfs = crate::rootfs();
@@ -238,7 +238,7 @@ pub fn cgroup_view_with_rootfs(step: Step) {
 /// past 20 processes with EAGAIN (bash says so, and tries again), seen from outside in the
 /// limit's pids.current and pids.events; meanwhile the host forks as it likes.
 pub fn pids_limit_holds(step: Step) {
-    if !step.may_run() || !root_or_skip("--pids-max needs a writable cgroup filesystem") {
+    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let script = "echo ready; for i in $(seq 50); do sleep 1 & done; wait; echo started $i";
@@ -275,7 +275,7 @@ pub fn pids_limit_holds(step: Step) {
 /// pids hierarchy again, read-write, and sets its own cgroup's pids.max to `max`, and remounts
 /// /sys/fs/cgroup read-write; the limit, one level up, out of its reach, still holds.
 pub fn container_cannot_lift_its_limit(step: Step) {
-    if !step.may_run() || !root_or_skip("--pids-max needs a writable cgroup filesystem") {
+    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let rootfs = crate::rootfs();
@@ -303,7 +303,7 @@ pub fn pids_max_errors(step: Step) {
         assert!(line.contains(&says), "{line}");
         assert!(!out.stderr.contains("started container"), "{out:#?}");
     }
-    if !step.may_run() || !root_or_skip("run as nobody, from root") {
+    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Nobody) {
         return;
     }
     let out = Step { as_nobody: true, ..step }.run(&["--pids-max", "20", "true"]);
@@ -318,7 +318,7 @@ pub fn pids_max_errors(step: Step) {
 /// They stay, empty, under the name `PROGRAM-PID`; the check finds them by that name, as the
 /// book says to, and removes them.
 pub fn cgroup_left_after_sigkill(step: Step) {
-    if !step.may_run() || !root_or_skip("--pids-max needs a writable cgroup filesystem") {
+    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let running = step.start(&["-q", "--pids-max", "5"]);
@@ -353,7 +353,7 @@ pub fn cgroup_left_after_sigkill(step: Step) {
 /// cgroup named like another run's leftover, `PROGRAM-99998`, waits: the soak removes the
 /// cgroups its own steps leave, never that one, which must survive it.
 pub fn soak_leaves_other_cgroups_alone(step: Step) {
-    if !step.may_run() || !root_or_skip("tools/soak makes throwaway namespaces with unshare") {
+    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");

@@ -151,7 +151,7 @@ fn run_as_nobody(step: Step, args: &[&str]) -> Out {
 }
 
 fn run_as_nobody_with_path(step: Step, path: &str, args: &[&str]) -> Out {
-    let mut argv: Vec<String> = match crate::is_root() {
+    let mut argv: Vec<String> = match crate::is_real_root() {
         true => crate::nobody_with_path(path),
         false => vec!["env".into(), format!("PATH={path}")],
     };
@@ -162,6 +162,9 @@ fn run_as_nobody_with_path(step: Step, path: &str, args: &[&str]) -> Out {
 
 /// Run by an ordinary user, the step refuses before clone, naming CAP_SYS_ADMIN and the way out.
 pub fn refuses_without_root(step: Step, name: &str) {
+    if crate::is_root() && !crate::real_root_or_skip(crate::RealRoot::Nobody) {
+        return;
+    }
     let out = run_as_nobody(step, &["true"]);
     out.assert_status(125);
     let line = one_error_line(&out);
@@ -178,7 +181,7 @@ pub fn runs_as_nobody(step: Step) {
     let out = run_as_nobody(step, &["-q", "id", "-u"]);
     out.assert_status(0);
     let expected =
-        if crate::is_root() { "65534\n".to_string() } else { format!("{}\n", nix::unistd::geteuid()) };
+        if crate::is_real_root() { "65534\n".to_string() } else { format!("{}\n", nix::unistd::geteuid()) };
     assert_eq!(out.stdout, expected);
 
     // A PATH with a directory closed to us (/root is 0700) makes execvp fail with EACCES;
@@ -436,7 +439,7 @@ pub fn root_inside(step: Step) {
     let script = "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups";
     let out = step.run(&["-q", "sh", "-c", script]);
     out.assert_status(0);
-    let outside = if step.as_nobody && crate::is_root() { 65534 } else { nix::unistd::geteuid().as_raw() };
+    let outside = if step.as_nobody && crate::is_real_root() { 65534 } else { nix::unistd::geteuid().as_raw() };
     let lines: Vec<String> =
         out.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     let map = format!("0 {outside} 1");
@@ -459,7 +462,7 @@ pub fn all_capabilities_inside(step: Step) {
 
 /// Root inside is nobody to the host: it cannot create a file in the host's /etc.
 pub fn cannot_write_host_etc(step: Step) {
-    if !step.may_run() || !(step.as_nobody && crate::is_root()) && nix::unistd::geteuid().is_root() {
+    if !step.may_run() || !(step.as_nobody && crate::is_real_root()) && crate::is_real_root() {
         return;
     }
     let probe = format!("/etc/namespaces-probe-{}", std::process::id());
@@ -478,7 +481,7 @@ pub fn owned_by_user_outside(step: Step) {
     let running = step.start(&["-q"]);
     let status = std::fs::read_to_string(format!("/proc/{}/status", running.container)).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
-    let outside = if step.as_nobody && crate::is_root() { 65534 } else { nix::unistd::geteuid().as_raw() };
+    let outside = if step.as_nobody && crate::is_real_root() { 65534 } else { nix::unistd::geteuid().as_raw() };
     let uids: Vec<u32> = uid_line.split_whitespace().skip(1).map(|u| u.parse().unwrap()).collect();
     assert_eq!(uids, [outside; 4], "{uid_line}");
     running.finish().assert_status(0);
@@ -636,7 +639,10 @@ pub fn five_at_once(step: Step) {
 /// Run by an ordinary user, the step still runs, with `lo` only (up), says why in one line, and
 /// exits with the command's status.
 pub fn lo_only_without_root(step: Step) {
-    if !root_or_skip("a throwaway network namespace needs root") || !installed_or_skip(&["ip", "setpriv"]) {
+    if !root_or_skip("a throwaway network namespace needs root")
+        || !crate::real_root_or_skip(crate::RealRoot::Nobody)
+        || !installed_or_skip(&["ip", "setpriv"])
+    {
         return;
     }
     let nobody = Step { as_nobody: true, ..step };

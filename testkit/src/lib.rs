@@ -38,7 +38,8 @@ pub struct Step {
     /// for step07: a throwaway network namespace for the bridge it makes. Only root may make
     /// one; run by an ordinary user, step07 changes no network, and runs without it.
     pub wrap: &'static [&'static str],
-    /// Run the step as `nobody` (when the test runs as root): step06 onwards needs no root.
+    /// Run the step as `nobody` (when the test runs as the machine's root, [`is_real_root`]):
+    /// step06 onwards needs no root.
     pub as_nobody: bool,
     /// The step needs root (steps 02-05): without it, its tests are skipped, or fail under CI.
     pub needs_root: bool,
@@ -72,7 +73,7 @@ impl Step {
             // (step07), and it makes its bridge and veth pair with `ip`.
             tools.push("ip");
         }
-        if self.as_nobody && is_root() {
+        if self.as_nobody && is_real_root() {
             tools.push("setpriv");
         }
         installed_or_skip(&tools)
@@ -85,7 +86,7 @@ impl Step {
             argv.extend(self.wrap.iter().map(|s| s.to_string()));
         }
         let mut bin = self.bin.to_string();
-        if self.as_nobody && is_root() {
+        if self.as_nobody && is_real_root() {
             argv.extend(NOBODY.iter().map(|s| s.to_string()));
             bin = reachable_by_nobody(self.bin).display().to_string();
         }
@@ -333,26 +334,74 @@ pub fn namespaces(pid: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Whether the tests run as root.
+/// Whether the tests run as root: uid 0, perhaps only in a user namespace of its own, such as
+/// `cargo xtask sandbox`'s, whose root may make namespaces (it owns them) but is nobody to the
+/// machine; see [`is_real_root`].
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// For a test that needs root: true if it may go on. Otherwise it prints why it is skipped
-/// and returns false, except under CI (`CI` set), where a skip would hide a gap: it fails.
+/// Whether the tests run as the machine's own root: uid 0 in the initial user namespace, whose
+/// uid_map maps every ID to itself. Root in `cargo xtask sandbox` maps only itself (`0 UID 1`):
+/// it has no capability over the machine, no `nobody` to become, and no cgroup it may write.
+pub fn is_real_root() -> bool {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    is_root() && map.split_whitespace().eq(["0", "0", "4294967295"])
+}
+
+/// What a check needs that only the machine's root has, and the sandbox's root has not.
+#[derive(Clone, Copy)]
+pub enum RealRoot {
+    /// To start a process as nobody (uid 65534).
+    Nobody,
+    /// To write the machine's cgroup filesystem.
+    Cgroups,
+}
+
+impl RealRoot {
+    /// What the sandbox's root cannot do, and why.
+    fn sandbox_cannot(self) -> &'static str {
+        match self {
+            RealRoot::Nobody => "start a process as nobody: its user namespace maps no uid but its own",
+            RealRoot::Cgroups => "write the machine's cgroups: they belong to a root its user namespace does not map",
+        }
+    }
+}
+
+/// How an ordinary user can still run what needs root, printed with every skip.
+const WITHOUT_SUDO: &str =
+    "run the tests as root to include it (no sudo? `cargo xtask sandbox -- cargo test` runs most of them)";
+
+/// For a test that needs root, in a user namespace of its own at least ([`is_root`]): true if
+/// it may go on. Otherwise it prints why it is skipped and returns false, except under CI
+/// (`CI` set), where a skip would hide a gap: it fails.
 pub fn root_or_skip(why: &str) -> bool {
     if is_root() {
         return true;
     }
+    skip(&format!("it needs root ({why}); {WITHOUT_SUDO}"))
+}
+
+/// For a test that needs the machine's own root ([`is_real_root`]): like [`root_or_skip`], and
+/// in `cargo xtask sandbox` it says, in one line, what the sandbox's root cannot do.
+pub fn real_root_or_skip(needs: RealRoot) -> bool {
+    if is_real_root() {
+        return true;
+    }
+    if !is_root() {
+        return root_or_skip(&format!("to {}", needs.sandbox_cannot().split(':').next().unwrap_or_default()));
+    }
+    skip(&format!("needs real root: the sandbox's root cannot {}", needs.sandbox_cannot()))
+}
+
+/// Say that the current test skipped a check, and why; under CI, fail instead.
+fn skip(why: &str) -> bool {
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
     if std::env::var_os("CI").is_some() {
-        panic!("this test needs root ({why}), and CI must run every test: run the tests as root");
+        panic!("{test} would skip a check, and CI must run every test: {why}");
     }
     // Straight to fd 2: the test harness captures eprintln!, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "note: {} skipped a check: it needs root ({why}); run the tests as root to include it",
-        std::thread::current().name().unwrap_or("a test")
-    );
+    let _ = writeln!(std::io::stderr(), "note: {test} skipped a check: {why}");
     false
 }
 

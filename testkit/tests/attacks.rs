@@ -149,7 +149,7 @@ fn inner_makes_test_files_then_is_interrupted() {
 /// run in, which nobody could read in /proc/PID/environ.
 #[test]
 fn nobody_gets_a_minimal_environment() {
-    if !testkit::root_or_skip("only root can start a process as nobody") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let through_step = Step::nobody("/usr/bin/env").argv(&[]);

@@ -94,7 +94,7 @@ fn inner_runs_the_setns_transcript() {
 /// read in /proc/PID/environ.
 #[test]
 fn transcripts_run_as_nobody_get_a_minimal_environment() {
-    if !testkit::root_or_skip("the transcripts are made as root") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let probe = script("env-probe", true, &["whoami", "env | cut -d= -f1 | sort"]);
@@ -112,7 +112,7 @@ fn transcripts_run_as_nobody_get_a_minimal_environment() {
 /// (It was: `pgrep -x -f 'sleep 300'` found both, and the transcript's `kill` ended both.)
 #[test]
 fn transcripts_leave_other_users_processes_alone() {
-    if !testkit::root_or_skip("the transcripts are made as root") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let mut theirs = Command::new(testkit::NOBODY[0])
