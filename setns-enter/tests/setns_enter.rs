@@ -87,16 +87,16 @@ fn enters_every_namespace_of_step05() {
 fn errors_are_one_line() {
     let out = run(&[ENTER, "4194305", "true"]);
     out.assert_status(125);
-    let line = testkit::checks::one_error_line(&out);
+    let line = testkit::one_error_line(&out);
     assert!(line.contains("there is no process 4194305"), "{line}");
 
     let out = run(&[ENTER, "not-a-pid"]);
     out.assert_status(125);
-    assert!(testkit::checks::one_error_line(&out).contains("'not-a-pid' is not a PID"), "{out:#?}");
+    assert!(testkit::one_error_line(&out).contains("'not-a-pid' is not a PID"), "{out:#?}");
 
     let out = run(&[ENTER]);
     out.assert_status(125);
-    assert!(testkit::checks::one_error_line(&out).contains("usage: setns-enter PID"), "{out:#?}");
+    assert!(testkit::one_error_line(&out).contains("usage: setns-enter PID"), "{out:#?}");
 }
 
 /// Without privilege over the container's namespaces, setns fails with a line that says so.
@@ -113,7 +113,7 @@ fn refuses_without_root() {
     argv.extend([pid, "true".to_string()]);
     let out = run(&argv);
     out.assert_status(125);
-    let line = testkit::checks::one_error_line(&out);
+    let line = testkit::one_error_line(&out);
     assert!(line.contains("failed") && line.contains("root"), "{line}");
     running.finish().assert_status(0);
 }
@@ -125,7 +125,7 @@ fn refuses_without_root() {
 fn no_pid_is_a_usage_error_even_with_options() {
     let out = run(&[ENTER, "--stop-timeout", "1"]);
     out.assert_status(125);
-    let line = testkit::checks::one_error_line(&out);
+    let line = testkit::one_error_line(&out);
     assert!(line.contains("which process? usage: setns-enter PID"), "{line}");
 
     use std::os::unix::ffi::OsStrExt;
@@ -136,7 +136,7 @@ fn no_pid_is_a_usage_error_even_with_options() {
         .unwrap();
     let out = Out::from(out);
     out.assert_status(125);
-    assert!(testkit::checks::one_error_line(&out).contains("is not a PID"), "{out:#?}");
+    assert!(testkit::one_error_line(&out).contains("is not a PID"), "{out:#?}");
 }
 
 /// A user's container (step06, run by nobody), for the tests in which root enters it.
@@ -195,7 +195,7 @@ fn refuses_a_user_namespace_without_root() {
     let out = run(&[ENTER, &theirs.container.to_string(), "echo", "ran"]);
     out.assert_status(125);
     assert_eq!(out.stdout, "", "the command must not run");
-    let line = testkit::checks::one_error_line(&out);
+    let line = testkit::one_error_line(&out);
     assert!(line.contains("setgid(0) failed") && line.contains("not mapped"), "{line}");
     theirs.finish().assert_status(0);
 }

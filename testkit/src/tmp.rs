@@ -12,6 +12,9 @@
 //! [`fresh_dir_for_nobody`] ones that `nobody` may read, for the tests that run a step as
 //! nobody. A janitor process removes the whole directory when the test process ends, however
 //! it ends: a test that panics, Ctrl-C, even SIGKILL.
+//!
+//! Called by [`crate::privilege`], [`crate::step`] and the checks, and by the tests of the steps
+//! and of xtask for directories of their own.
 
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;

@@ -1,12 +1,15 @@
-//! The checks of step08 (a cgroup namespace, in a cgroup of its own, `--pids-max`) and step09
-//! (a time namespace, `--uptime-offset`), from inside and from outside.
+//! step08's lesson, a cgroup namespace in a cgroup of its own: `/` inside, the real place
+//! outside, and `--pids-max N`, a limit the container cannot lift.
 //!
-//! The cgroup filesystem is the machine's own, whatever namespaces a test makes: a check that
-//! leaves a cgroup behind (a step killed by SIGKILL leaves its own, by design) removes it, by
-//! its path, and touches no cgroup that it or the step did not make.
+//! The cgroup filesystem is the machine's own, whatever namespaces a test makes, and others'
+//! steps, tests and soaks make cgroups in the same directories: a check that leaves a cgroup
+//! behind (a step killed by SIGKILL leaves its own, by design) removes it, found by the PID of
+//! the step it started, and touches no cgroup that it or its step did not make.
+//! Called by the `tests/lesson.rs` and `tests/hardening.rs` of steps 08 on.
 
-use crate::checks::one_error_line;
-use crate::{is_root, run, RealRoot, Running, Step};
+use crate::privilege::{is_real_root, real_root_or_skip, RealRoot};
+use crate::step::{one_error_line, rootfs, run, sh, started_here, Running, Step};
+use crate::tmp::mkdtemp;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::{Path, PathBuf};
@@ -15,18 +18,7 @@ use std::time::{Duration, Instant};
 /// The kernel's words for EAGAIN, which fork(2) returns at a cgroup's pids.max.
 const EAGAIN_TEXT: &str = "Resource temporarily unavailable";
 
-/// For a check that ends before the step starts anything: as root, the step as it is (inside
-/// its throwaway namespaces); as an ordinary user, without its wrapper (`unshare --net` needs
-/// root), so that the check runs there too.
-fn before_start(step: Step) -> Step {
-    if is_root() {
-        step
-    } else {
-        Step { wrap: &[], ..step }
-    }
-}
-
-// --- Where the cgroups are --------------------------------------------------------------------
+// --- Where the cgroups are -----------------------------------------------------------------------
 
 /// The step's program name, which begins the name of its cgroups: `step08-cgroup-PID`.
 fn program(step: Step) -> String {
@@ -124,15 +116,17 @@ fn made_by(name: &str, program: &str, pid: u32) -> bool {
     rest.is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_digit()))
 }
 
+// --- Cleaning up after a step killed by SIGKILL --------------------------------------------------
+
 /// Run `check`, which may SIGKILL the steps it starts, and then remove the cgroups that those
-/// steps left behind, found by their PIDs ([`crate::started_here`]). Never anyone else's: other
+/// steps left behind, found by their PIDs ([`started_here`]). Never anyone else's: other
 /// tests of this binary, run in parallel, leave theirs on purpose (see
 /// [`cgroup_left_after_sigkill`]), and other people's runs make theirs in the same directories.
 pub fn then_remove_leftovers(step: Step, check: fn(Step)) {
-    let _ = crate::started_here();
+    let _ = started_here();
     check(step);
     let program = program(step);
-    for pid in crate::started_here() {
+    for pid in started_here() {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         if comm.trim() == program.chars().take(15).collect::<String>() {
             continue; // still running, or its PID already taken by another step: not ours now
@@ -151,7 +145,7 @@ pub fn then_remove_leftovers(step: Step, check: fn(Step)) {
 /// as another run leaves one, in the directory where root's steps make theirs: a check that
 /// removes its steps' leftovers, after a check that starts no step, must leave it alone.
 pub fn leftovers_of_others_stay(step: Step) {
-    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let Some(v2) = hierarchy("cgroup2", None) else { return };
@@ -166,159 +160,11 @@ pub fn leftovers_of_others_stay(step: Step) {
     assert!(survived, "{} was removed: it was no cgroup of this check's steps", theirs.display());
 }
 
-// --- The cgroup namespace ---------------------------------------------------------------------
-
-/// Inside, /proc/self/cgroup shows the container's cgroup as `/`; from outside, /proc/PID/cgroup
-/// shows where it really is: `PROGRAM-PID/container`, made by the step (PID is the step's) and
-/// removed once the container has ended. A step that may not write the cgroup filesystem (as
-/// nobody) says so in one line and makes the namespace only, rooted in its own cgroup.
-pub fn cgroup_is_root_inside(step: Step) {
-    if !step.may_run() {
-        return;
-    }
-    let script = "echo ready; read _; grep '^0::' /proc/self/cgroup";
-    let running = Running::start(&step.argv(&["sh", "-c", script]));
-    let outside = cgroup_of(&running.container.to_string(), None);
-    let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
-    let dir = v2.join(outside.trim_start_matches('/'));
-    let made = outside.strip_suffix("/container").and_then(|o| o.rsplit('/').next()).is_some_and(|name| {
-        made_by(name, &program(step), running.pid())
-    });
-    assert!(made || outside == cgroup_of("self", None), "the container is in {outside}");
-    assert!(dir.is_dir(), "{} should exist while the container runs", dir.display());
-    let out = running.finish();
-    out.assert_status(0);
-    assert_eq!(out.stdout, "0::/\n", "inside, the container's cgroup is /\n{out:#?}");
-    let why: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no cgroup of its own")).collect();
-    if step.as_nobody && crate::is_real_root() {
-        assert!(!made, "nobody may not make cgroups here");
-        assert_eq!(why.len(), 1, "one line should say why there is no cgroup\n{out:#?}");
-        assert!(why[0].contains("is not writable by uid 65534"), "{}", why[0]);
-    }
-    if made {
-        assert!(why.is_empty(), "{out:#?}");
-        assert!(!dir.parent().unwrap().exists(), "{} should be removed after the container", dir.display());
-        assert!(out.stderr.contains("parent: removed "), "{out:#?}");
-    }
-}
-
-/// With `--rootfs`, /sys/fs/cgroup inside is a cgroup2 filesystem of the container's own
-/// subtree: mounted read-only, its root the container's cgroup (from outside, the mount's root
-/// is `PROGRAM-PID/container`), with no cgroup of the host in it.
-pub fn cgroup_view_with_rootfs(step: Step) {
-    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
-        return;
-    }
-    let rootfs = crate::rootfs();
-    let script = "echo ready; read _
-                  grep ' /sys/fs/cgroup ' /proc/self/mountinfo
-                  for d in /sys/fs/cgroup/*; do [ -d \"$d\" ] && echo \"subdirectory $d\"; done
-                  grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo pid1-is-in-it
-                  mkdir /sys/fs/cgroup/x 2>&1 || true";
-    let running =
-        Running::start(&step.argv(&["-q", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]));
-    let theirs = std::fs::read_to_string(format!("/proc/{}/mountinfo", running.container)).unwrap();
-    let out = running.finish();
-    out.assert_status(0);
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{out:#?}");
-    let fields: Vec<&str> = lines[0].split(' ').collect();
-    assert_eq!(&fields[3..5], ["/", "/sys/fs/cgroup"], "its root should be / inside\n{out:#?}");
-    assert!(fields[5].starts_with("ro,") && lines[0].contains(" - cgroup2 "), "{out:#?}");
-    assert_eq!(lines[1], "pid1-is-in-it", "no cgroup of the host should show inside\n{out:#?}");
-    assert!(lines[2].ends_with("Read-only file system"), "{out:#?}");
-    let outside = theirs.lines().find(|l| l.contains(" /sys/fs/cgroup ")).expect("no cgroup mount");
-    let root = outside.split(' ').nth(3).unwrap();
-    assert!(root.ends_with("/container") && root.contains(&program(step)), "from outside: {outside}");
-}
-
-// --- The pids limit ---------------------------------------------------------------------------
-
-/// `--pids-max 20`, and a bash loop that starts 50 `sleep 1 &`: the kernel refuses the forks
-/// past 20 processes with EAGAIN (bash says so, and tries again), seen from outside in the
-/// limit's pids.current and pids.events; meanwhile the host forks as it likes.
-pub fn pids_limit_holds(step: Step) {
-    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
-        return;
-    }
-    let script = "echo ready; for i in $(seq 50); do sleep 1 & done; wait; echo started $i";
-    let running = Running::start(&step.argv(&["-q", "--pids-max", "20", "bash", "-c", script]));
-    let dir = limit_dir(running.container);
-    assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap(), "20\n");
-    let (mut most, mut refused, mut host) = (0, 0, None);
-    let end = Instant::now() + Duration::from_secs(60);
-    while let (Ok(current), true) = (std::fs::read_to_string(dir.join("pids.current")), Instant::now() < end)
-    {
-        most = most.max(current.trim().parse().unwrap_or(0));
-        // v2 counts a refused fork where the limit is, v1 where the process is.
-        for events in [dir.join("pids.events"), dir.join("container/pids.events")] {
-            let events = std::fs::read_to_string(events).unwrap_or_default();
-            refused = refused.max(events.trim().trim_start_matches("max ").parse().unwrap_or(0));
-        }
-        if most == 20 && host.is_none() {
-            host = Some(crate::sh("for i in $(seq 30); do sleep 0 & done; wait; echo host-forks"));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let out = running.wait();
-    out.assert_status(0);
-    assert_eq!(out.stdout, "started 50\n", "{out:#?}");
-    assert!(out.stderr.contains(&format!("fork: retry: {EAGAIN_TEXT}")), "{out:#?}");
-    assert_eq!(most, 20, "at most 20 processes, and 20 reached");
-    assert!(refused > 0, "pids.events should count the refused forks");
-    let host = host.expect("the container never reached its limit");
-    assert_eq!((host.status, host.stdout.as_str(), host.stderr.as_str()), (0, "host-forks\n", ""));
-    assert!(!dir.exists(), "{} should be removed after the container", dir.display());
-}
-
-/// Root in its own user and cgroup namespaces, with a root filesystem: the container mounts the
-/// pids hierarchy again, read-write, and sets its own cgroup's pids.max to `max`, and remounts
-/// /sys/fs/cgroup read-write; the limit, one level up, out of its reach, still holds.
-pub fn container_cannot_lift_its_limit(step: Step) {
-    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
-        return;
-    }
-    let rootfs = crate::rootfs();
-    // Run inside the container, whose /tmp is a tmpfs of its own: no path of the host's /tmp.
-    let script = "mkdir /tmp/p
-                  mount -t cgroup -o pids none /tmp/p 2>/dev/null || mount -t cgroup2 none /tmp/p
-                  [ -e /tmp/p/pids.max ] && echo max > /tmp/p/pids.max && echo own-pids.max-is-max
-                  mount -o remount,bind,rw /sys/fs/cgroup && echo remounted-read-write
-                  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 30 & done
-                  echo started all";
-    let out = step.run(&["-q", "--pids-max", "8", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]);
-    assert!(out.stdout.contains("remounted-read-write"), "{out:#?}");
-    assert!(!out.stdout.contains("started all"), "the limit was lifted\n{out:#?}");
-    assert!(out.stderr.contains("Cannot fork") || out.stderr.contains(EAGAIN_TEXT), "{out:#?}");
-}
-
-/// Bad values for `--pids-max`: one line, 125, nothing started. Run by nobody, who may not
-/// make a cgroup here, `--pids-max` is one line and 125 too.
-pub fn pids_max_errors(step: Step) {
-    for value in ["0", "-1", "abc", "4194305", ""] {
-        let out = before_start(step).run(&["--pids-max", value, "true"]);
-        out.assert_status(125);
-        let line = one_error_line(&out);
-        let says = format!("--pids-max takes a number of processes from 1 to 4194304, not '{value}'");
-        assert!(line.contains(&says), "{line}");
-        assert!(!out.stderr.contains("started container"), "{out:#?}");
-    }
-    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Nobody) {
-        return;
-    }
-    let out = Step { as_nobody: true, ..step }.run(&["--pids-max", "20", "true"]);
-    out.assert_status(125);
-    let line = one_error_line(&out);
-    assert!(line.contains("--pids-max needs a cgroup of its own, and /sys/fs/cgroup/"), "{line}");
-    assert!(line.contains("is not writable by uid 65534"), "{line}");
-    assert_eq!(out.stderr.lines().count(), 1, "nothing but the error\n{out:#?}");
-}
-
 /// The step SIGKILLed: its container dies with it, but nothing is left to remove its cgroups.
 /// They stay, empty, under the name `PROGRAM-PID`; the check finds them by that name, as the
 /// book says to, and removes them.
 pub fn cgroup_left_after_sigkill(step: Step) {
-    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let running = step.start(&["-q", "--pids-max", "5"]);
@@ -353,12 +199,12 @@ pub fn cgroup_left_after_sigkill(step: Step) {
 /// cgroup named like another run's leftover, `PROGRAM-99998`, waits: the soak removes the
 /// cgroups its own steps leave, never that one, which must survive it.
 pub fn soak_leaves_other_cgroups_alone(step: Step) {
-    if !step.may_run() || !crate::real_root_or_skip(RealRoot::Cgroups) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
     let own = v2.join(cgroup_of("self", None).trim_start_matches('/'));
-    let sandbox = crate::tmp::mkdtemp(&own.join("testkit-soak.")).unwrap();
+    let sandbox = mkdtemp(&own.join("testkit-soak.")).unwrap();
     let theirs = sandbox.join(format!("{}-99998", program(step)));
     std::fs::create_dir(&theirs).unwrap();
     let soak = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/soak");
@@ -376,81 +222,151 @@ pub fn soak_leaves_other_cgroups_alone(step: Step) {
     assert!(survived, "the soak removed {}, a cgroup its runs did not make\n{out:#?}", theirs.display());
 }
 
-// --- The time namespace -----------------------------------------------------------------------
+// --- The cgroup namespace ------------------------------------------------------------------------
 
-/// The first number in /proc/uptime: seconds since boot, CLOCK_BOOTTIME.
-fn uptime(text: &str) -> f64 {
-    text.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("uptime? {text}"))
-}
-
-/// Seconds since 1970, CLOCK_REALTIME.
-fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-/// Inside, /proc/uptime (CLOCK_BOOTTIME) is `offset` seconds ahead of the host's; `date`
-/// (CLOCK_REALTIME) is not: a time namespace has no offset for the wall clock.
-pub fn uptime_shifted(step: Step, args: &[&str], offset: f64) {
+/// Inside, /proc/self/cgroup shows the container's cgroup as `/`; from outside, /proc/PID/cgroup
+/// shows where it really is: `PROGRAM-PID/container`, made by the step (PID is the step's) and
+/// removed once the container has ended. A step that may not write the cgroup filesystem (as
+/// nobody) says so in one line and makes the namespace only, rooted in its own cgroup.
+pub fn cgroup_is_root_inside(step: Step) {
     if !step.may_run() {
         return;
     }
-    let mut all = vec!["-q"];
-    all.extend(args);
-    all.extend(["sh", "-c", "cat /proc/uptime; date +%s"]);
-    let before = (uptime(&std::fs::read_to_string("/proc/uptime").unwrap()), now());
-    let out = step.run(&all);
-    let after = (uptime(&std::fs::read_to_string("/proc/uptime").unwrap()), now());
+    let script = "echo ready; read _; grep '^0::' /proc/self/cgroup";
+    let running = Running::start(&step.argv(&["sh", "-c", script]));
+    let outside = cgroup_of(&running.container.to_string(), None);
+    let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
+    let dir = v2.join(outside.trim_start_matches('/'));
+    let made = outside
+        .strip_suffix("/container")
+        .and_then(|o| o.rsplit('/').next())
+        .is_some_and(|name| made_by(name, &program(step), running.pid()));
+    assert!(made || outside == cgroup_of("self", None), "the container is in {outside}");
+    assert!(dir.is_dir(), "{} should exist while the container runs", dir.display());
+    let out = running.finish();
+    out.assert_status(0);
+    assert_eq!(out.stdout, "0::/\n", "inside, the container's cgroup is /\n{out:#?}");
+    let why: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no cgroup of its own")).collect();
+    if step.as_nobody && is_real_root() {
+        assert!(!made, "nobody may not make cgroups here");
+        assert_eq!(why.len(), 1, "one line should say why there is no cgroup\n{out:#?}");
+        assert!(why[0].contains("is not writable by uid 65534"), "{}", why[0]);
+    }
+    if made {
+        assert!(why.is_empty(), "{out:#?}");
+        assert!(!dir.parent().unwrap().exists(), "{} should be removed after the container", dir.display());
+        assert!(out.stderr.contains("parent: removed "), "{out:#?}");
+    }
+}
+
+/// With `--rootfs`, /sys/fs/cgroup inside is a cgroup2 filesystem of the container's own
+/// subtree: mounted read-only, its root the container's cgroup (from outside, the mount's root
+/// is `PROGRAM-PID/container`), with no cgroup of the host in it.
+pub fn cgroup_view_with_rootfs(step: Step) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
+        return;
+    }
+    let rootfs = rootfs();
+    let script = "echo ready; read _
+                  grep ' /sys/fs/cgroup ' /proc/self/mountinfo
+                  for d in /sys/fs/cgroup/*; do [ -d \"$d\" ] && echo \"subdirectory $d\"; done
+                  grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo pid1-is-in-it
+                  mkdir /sys/fs/cgroup/x 2>&1 || true";
+    let running =
+        Running::start(&step.argv(&["-q", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]));
+    let theirs = std::fs::read_to_string(format!("/proc/{}/mountinfo", running.container)).unwrap();
+    let out = running.finish();
     out.assert_status(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{out:#?}");
-    let inside = uptime(lines[0]) - offset;
-    assert!(before.0 - 1.0 <= inside && inside <= after.0 + 1.0, "uptime inside, less {offset}: {inside}");
-    let date: f64 = lines[1].parse().unwrap();
-    assert!(before.1 - 2.0 <= date && date <= after.1 + 2.0, "the wall clock moved: {date}\n{out:#?}");
+    assert_eq!(lines.len(), 3, "{out:#?}");
+    let fields: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(&fields[3..5], ["/", "/sys/fs/cgroup"], "its root should be / inside\n{out:#?}");
+    assert!(fields[5].starts_with("ro,") && lines[0].contains(" - cgroup2 "), "{out:#?}");
+    assert_eq!(lines[1], "pid1-is-in-it", "no cgroup of the host should show inside\n{out:#?}");
+    assert!(lines[2].ends_with("Read-only file system"), "{out:#?}");
+    let outside = theirs.lines().find(|l| l.contains(" /sys/fs/cgroup ")).expect("no cgroup mount");
+    let root = outside.split(' ').nth(3).unwrap();
+    assert!(root.ends_with("/container") && root.contains(&program(step)), "from outside: {outside}");
 }
 
-/// From outside: /proc/PID/timens_offsets shows the offsets, for both clocks a time namespace
-/// shifts, and the container's time namespace is not ours.
-pub fn offsets_seen_from_outside(step: Step, offset: i64) {
-    if !step.may_run() {
+// --- The pids limit ------------------------------------------------------------------------------
+
+/// `--pids-max 20`, and a bash loop that starts 50 `sleep 1 &`: the kernel refuses the forks
+/// past 20 processes with EAGAIN (bash says so, and tries again), seen from outside in the
+/// limit's pids.current and pids.events; meanwhile the host forks as it likes.
+pub fn pids_limit_holds(step: Step) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
-    let running = step.start(&["-q"]);
-    let pid = running.container;
-    let offsets = std::fs::read_to_string(format!("/proc/{pid}/timens_offsets")).unwrap();
-    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/time")).unwrap();
-    let ours = std::fs::read_link("/proc/self/ns/time").unwrap();
-    running.finish().assert_status(0);
-    let rows: Vec<Vec<&str>> = offsets.lines().map(|l| l.split_whitespace().collect()).collect();
-    let offset = offset.to_string();
-    assert_eq!(rows, [["monotonic", &offset, "0"], ["boottime", &offset, "0"]], "{offsets}");
-    assert_ne!(theirs, ours, "the container should have a time namespace of its own");
+    let script = "echo ready; for i in $(seq 50); do sleep 1 & done; wait; echo started $i";
+    let running = Running::start(&step.argv(&["-q", "--pids-max", "20", "bash", "-c", script]));
+    let dir = limit_dir(running.container);
+    assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap(), "20\n");
+    let (mut most, mut refused, mut host) = (0, 0, None);
+    let end = Instant::now() + Duration::from_secs(60);
+    while let (Ok(current), true) = (std::fs::read_to_string(dir.join("pids.current")), Instant::now() < end)
+    {
+        most = most.max(current.trim().parse().unwrap_or(0));
+        // v2 counts a refused fork where the limit is, v1 where the process is.
+        for events in [dir.join("pids.events"), dir.join("container/pids.events")] {
+            let events = std::fs::read_to_string(events).unwrap_or_default();
+            refused = refused.max(events.trim().trim_start_matches("max ").parse().unwrap_or(0));
+        }
+        if most == 20 && host.is_none() {
+            host = Some(sh("for i in $(seq 30); do sleep 0 & done; wait; echo host-forks"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let out = running.wait();
+    out.assert_status(0);
+    assert_eq!(out.stdout, "started 50\n", "{out:#?}");
+    assert!(out.stderr.contains(&format!("fork: retry: {EAGAIN_TEXT}")), "{out:#?}");
+    assert_eq!(most, 20, "at most 20 processes, and 20 reached");
+    assert!(refused > 0, "pids.events should count the refused forks");
+    let host = host.expect("the container never reached its limit");
+    assert_eq!((host.status, host.stdout.as_str(), host.stderr.as_str()), (0, "host-forks\n", ""));
+    assert!(!dir.exists(), "{} should be removed after the container", dir.display());
 }
 
-/// Bad values for `--uptime-offset`: not a number is one line, 125, before anything starts;
-/// an offset that would make a clock negative (or too large) is refused by the kernel with
-/// ERANGE, which the step explains in one line, 125, and the command does not run.
-pub fn uptime_offset_errors(step: Step) {
-    for value in ["abc", "1.5", ""] {
-        let out = before_start(step).run(&["--uptime-offset", value, "true"]);
+/// Root in its own user and cgroup namespaces, with a root filesystem: the container mounts the
+/// pids hierarchy again, read-write, and sets its own cgroup's pids.max to `max`, and remounts
+/// /sys/fs/cgroup read-write; the limit, one level up, out of its reach, still holds.
+pub fn container_cannot_lift_its_limit(step: Step) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
+        return;
+    }
+    let rootfs = rootfs();
+    // Run inside the container, whose /tmp is a tmpfs of its own: no path of the host's /tmp.
+    let script = "mkdir /tmp/p
+                  mount -t cgroup -o pids none /tmp/p 2>/dev/null || mount -t cgroup2 none /tmp/p
+                  [ -e /tmp/p/pids.max ] && echo max > /tmp/p/pids.max && echo own-pids.max-is-max
+                  mount -o remount,bind,rw /sys/fs/cgroup && echo remounted-read-write
+                  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 30 & done
+                  echo started all";
+    let out = step.run(&["-q", "--pids-max", "8", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", script]);
+    assert!(out.stdout.contains("remounted-read-write"), "{out:#?}");
+    assert!(!out.stdout.contains("started all"), "the limit was lifted\n{out:#?}");
+    assert!(out.stderr.contains("Cannot fork") || out.stderr.contains(EAGAIN_TEXT), "{out:#?}");
+}
+
+/// Bad values for `--pids-max`: one line, 125, nothing started. Run by nobody, who may not
+/// make a cgroup here, `--pids-max` is one line and 125 too.
+pub fn pids_max_errors(step: Step) {
+    for value in ["0", "-1", "abc", "4194305", ""] {
+        let out = step.before_start().run(&["--pids-max", value, "true"]);
         out.assert_status(125);
         let line = one_error_line(&out);
-        assert!(
-            line.contains(&format!("--uptime-offset takes a whole number of seconds, not '{value}'")),
-            "{line}"
-        );
+        let says = format!("--pids-max takes a number of processes from 1 to 4194304, not '{value}'");
+        assert!(line.contains(&says), "{line}");
         assert!(!out.stderr.contains("started container"), "{out:#?}");
     }
-    if !step.may_run() {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Nobody) {
         return;
     }
-    let up = uptime(&std::fs::read_to_string("/proc/uptime").unwrap()) as i64;
-    for value in [-(up + 1000), 9_000_000_000_000_000] {
-        let out = step.run(&["-q", "--uptime-offset", &value.to_string(), "echo", "ran"]);
-        out.assert_status(125);
-        assert_eq!(out.stdout, "", "the command must not run\n{out:#?}");
-        let line = one_error_line(&out);
-        assert!(line.contains("timens_offsets failed: ERANGE"), "{line}");
-        assert!(line.contains("negative") && line.contains("/proc/uptime"), "should explain ERANGE: {line}");
-    }
+    let out = Step { as_nobody: true, ..step }.run(&["--pids-max", "20", "true"]);
+    out.assert_status(125);
+    let line = one_error_line(&out);
+    assert!(line.contains("--pids-max needs a cgroup of its own, and /sys/fs/cgroup/"), "{line}");
+    assert!(line.contains("is not writable by uid 65534"), "{line}");
+    assert_eq!(out.stderr.lines().count(), 1, "nothing but the error\n{out:#?}");
 }
