@@ -4,7 +4,7 @@
 //!
 //! Called by the `tests/lesson.rs` and `tests/hardening.rs` of steps 01 on.
 
-use crate::privilege::{installed_or_skip, root_or_skip};
+use crate::privilege::{installed_or_skip, real_root_or_skip, root_or_skip, RealRoot};
 use crate::step::{one_error_line, rootfs, run, sh, Step};
 use crate::tmp::fresh_dir_for_nobody;
 use crate::wording as says;
@@ -42,7 +42,7 @@ pub fn mounts_do_not_leak(step: Step, with_rootfs: bool) {
 
 /// With no /proc mounted (inside a throwaway `unshare --mount`), the step still runs.
 pub fn works_without_proc(step: Step) {
-    if !step.may_run() || !root_or_skip("unshare --mount needs root") || !installed_or_skip(&["unshare"]) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::NoProc) || !installed_or_skip(&["unshare"]) {
         return;
     }
     let mut argv: Vec<String> =

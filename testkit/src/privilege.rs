@@ -35,6 +35,8 @@ pub enum RealRoot {
     Nobody,
     /// To write the machine's cgroup filesystem.
     Cgroups,
+    /// To take /proc away.
+    NoProc,
 }
 
 impl RealRoot {
@@ -45,6 +47,7 @@ impl RealRoot {
             RealRoot::Cgroups => {
                 "write the machine's cgroups: they belong to a root its user namespace does not map"
             }
+            RealRoot::NoProc => "take /proc away: under its own /proc is the machine's, which it may not unmount",
         }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Called by the `tests/lesson.rs` and `tests/hardening.rs` of steps 06 on.
 
-use crate::privilege::{installed_or_skip, is_real_root, reachable_by_nobody, root_or_skip, NOBODY};
+use crate::privilege::{installed_or_skip, is_real_root, reachable_by_nobody, real_root_or_skip, RealRoot, NOBODY};
 use crate::step::{one_error_line, run, Step};
 use crate::wording as says;
 use std::path::{Path, PathBuf};
@@ -120,7 +120,7 @@ pub fn user_namespaces_disabled(step: Step) {
 /// says so in one line, 125, and leaves no process behind.
 pub fn without_proc_says_so(step: Step) {
     if !step.may_run()
-        || !root_or_skip("unshare --mount needs root")
+        || !real_root_or_skip(RealRoot::NoProc)
         || !installed_or_skip(&["unshare", "ps"])
     {
         return;
