@@ -47,7 +47,9 @@ impl RealRoot {
             RealRoot::Cgroups => {
                 "write the machine's cgroups: they belong to a root its user namespace does not map"
             }
-            RealRoot::NoProc => "take /proc away: under its own /proc is the machine's, which it may not unmount",
+            RealRoot::NoProc => {
+                "take /proc away: under its own /proc is the machine's, which it may not unmount"
+            }
         }
     }
 }

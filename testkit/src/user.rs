@@ -4,7 +4,9 @@
 //!
 //! Called by the `tests/lesson.rs` and `tests/hardening.rs` of steps 06 on.
 
-use crate::privilege::{installed_or_skip, is_real_root, reachable_by_nobody, real_root_or_skip, RealRoot, NOBODY};
+use crate::privilege::{
+    installed_or_skip, is_real_root, reachable_by_nobody, real_root_or_skip, RealRoot, NOBODY,
+};
 use crate::step::{one_error_line, run, Step};
 use crate::wording as says;
 use std::path::{Path, PathBuf};
@@ -119,10 +121,7 @@ pub fn user_namespaces_disabled(step: Step) {
 /// From step06 on, the parent writes the child's ID maps under /proc/PID: with no /proc it
 /// says so in one line, 125, and leaves no process behind.
 pub fn without_proc_says_so(step: Step) {
-    if !step.may_run()
-        || !real_root_or_skip(RealRoot::NoProc)
-        || !installed_or_skip(&["unshare", "ps"])
-    {
+    if !step.may_run() || !real_root_or_skip(RealRoot::NoProc) || !installed_or_skip(&["unshare", "ps"]) {
         return;
     }
     let script = include_str!("../scripts/without-proc.sh");
