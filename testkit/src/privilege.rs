@@ -37,6 +37,9 @@ pub enum RealRoot {
     Cgroups,
     /// To take /proc away.
     NoProc,
+    /// To make the book's transcripts (`xtask::transcripts`), whose scratch directories refuse a
+    /// /tmp whose owner they cannot see.
+    Transcripts,
 }
 
 impl RealRoot {
@@ -49,6 +52,9 @@ impl RealRoot {
             }
             RealRoot::NoProc => {
                 "take /proc away: under its own /proc is the machine's, which it may not unmount"
+            }
+            RealRoot::Transcripts => {
+                "make the book's transcripts: xtask refuses its /tmp, whose owner, the machine's root, it does not map"
             }
         }
     }

@@ -156,7 +156,7 @@ const INTERRUPTED: &str = "XTASK_TEST_INTERRUPTED";
 /// and everything else the script started end, and its scratch directory is removed.
 #[test]
 fn interrupted_transcript_leaves_nothing_behind() {
-    if !testkit::root_or_skip("the transcripts are made as root") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Transcripts) {
         return;
     }
     // Its output goes to a file: a pipe would stay open as long as anything left holds it.
