@@ -87,23 +87,23 @@ fn enters_every_namespace_of_step05() {
 fn errors_are_one_line() {
     let out = run(&[ENTER, "4194305", "true"]);
     out.assert_status(125);
-    let line = testkit::checks::one_error_line(&out);
+    let line = testkit::one_error_line(&out);
     assert!(line.contains("there is no process 4194305"), "{line}");
 
     let out = run(&[ENTER, "not-a-pid"]);
     out.assert_status(125);
-    assert!(testkit::checks::one_error_line(&out).contains("'not-a-pid' is not a PID"), "{out:#?}");
+    assert!(testkit::one_error_line(&out).contains("'not-a-pid' is not a PID"), "{out:#?}");
 
     let out = run(&[ENTER]);
     out.assert_status(125);
-    assert!(testkit::checks::one_error_line(&out).contains("usage: setns-enter PID"), "{out:#?}");
+    assert!(testkit::one_error_line(&out).contains("usage: setns-enter PID"), "{out:#?}");
 }
 
 /// Without privilege over the container's namespaces, setns fails with a line that says so.
 #[test]
 fn refuses_without_root() {
     let step = Step::root(step_bin("step02-uts"));
-    if !step.may_run() {
+    if !step.may_run() || !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let running = step.start(&["-q"]);
@@ -113,7 +113,7 @@ fn refuses_without_root() {
     argv.extend([pid, "true".to_string()]);
     let out = run(&argv);
     out.assert_status(125);
-    let line = testkit::checks::one_error_line(&out);
+    let line = testkit::one_error_line(&out);
     assert!(line.contains("failed") && line.contains("root"), "{line}");
     running.finish().assert_status(0);
 }
@@ -125,7 +125,7 @@ fn refuses_without_root() {
 fn no_pid_is_a_usage_error_even_with_options() {
     let out = run(&[ENTER, "--stop-timeout", "1"]);
     out.assert_status(125);
-    let line = testkit::checks::one_error_line(&out);
+    let line = testkit::one_error_line(&out);
     assert!(line.contains("which process? usage: setns-enter PID"), "{line}");
 
     use std::os::unix::ffi::OsStrExt;
@@ -136,7 +136,7 @@ fn no_pid_is_a_usage_error_even_with_options() {
         .unwrap();
     let out = Out::from(out);
     out.assert_status(125);
-    assert!(testkit::checks::one_error_line(&out).contains("is not a PID"), "{out:#?}");
+    assert!(testkit::one_error_line(&out).contains("is not a PID"), "{out:#?}");
 }
 
 /// A user's container (step06, run by nobody), for the tests in which root enters it.
@@ -158,7 +158,7 @@ fn status_lines(status: &str, fields: &[&str]) -> Vec<String> {
 /// could be ptraced by the container's root, and made to act as root on the host.)
 #[test]
 fn root_becomes_the_containers_root() {
-    if !testkit::root_or_skip("root enters a user's container") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let container = nobodys_container();
@@ -185,7 +185,7 @@ fn root_becomes_the_containers_root() {
 /// command does not run.
 #[test]
 fn refuses_a_user_namespace_without_root() {
-    if !testkit::root_or_skip("root enters a user's namespace") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let mut argv: Vec<String> = testkit::NOBODY.map(String::from).to_vec();
@@ -195,7 +195,7 @@ fn refuses_a_user_namespace_without_root() {
     let out = run(&[ENTER, &theirs.container.to_string(), "echo", "ran"]);
     out.assert_status(125);
     assert_eq!(out.stdout, "", "the command must not run");
-    let line = testkit::checks::one_error_line(&out);
+    let line = testkit::one_error_line(&out);
     assert!(line.contains("setgid(0) failed") && line.contains("not mapped"), "{line}");
     theirs.finish().assert_status(0);
 }
@@ -206,10 +206,14 @@ fn refuses_a_user_namespace_without_root() {
 /// the command is dumpable again, and its files belong to its user.
 #[test]
 fn not_dumpable_until_exec() {
+    // The sandbox's root has every capability over its processes, dumpable or not.
+    if testkit::is_root() && !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
+        return;
+    }
     let container = nobodys_container();
     let pid = container.container.to_string();
     // As root, the tests run the container and setns-enter as nobody; otherwise as ourselves.
-    let as_nobody = testkit::is_root();
+    let as_nobody = testkit::is_real_root();
     let nobody: &[&str] = if as_nobody { &testkit::NOBODY } else { &[] };
     let mut argv: Vec<String> = nobody.iter().map(|s| s.to_string()).collect();
     argv.push(testkit::reachable_by_nobody(ENTER).display().to_string());
@@ -250,7 +254,7 @@ const LIST_FDS: &str = "ls /proc/$$/fd; [ -e /proc/self/fd/7 ] && echo 'fd 7 is 
 /// and through which the container could reach every host file.
 #[test]
 fn the_command_gets_fds_0_1_2_only() {
-    if !testkit::root_or_skip("root enters a user's container") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let container = nobodys_container();
@@ -264,7 +268,7 @@ fn the_command_gets_fds_0_1_2_only() {
 /// ENOSYS, and setns-enter marks the fds it finds in /proc/self/fd instead.
 #[test]
 fn the_command_gets_fds_0_1_2_only_without_close_range() {
-    if !testkit::root_or_skip("root enters a user's container") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let container = nobodys_container();
@@ -280,7 +284,7 @@ fn the_command_gets_fds_0_1_2_only_without_close_range() {
 /// survives execve(2), and a command that ignores SIGPIPE keeps writing to a closed pipe.
 #[test]
 fn the_command_gets_default_signals() {
-    if !testkit::root_or_skip("root enters a user's container") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let container = nobodys_container();
@@ -306,7 +310,7 @@ fn the_command_gets_default_signals() {
 #[test]
 fn enters_the_cgroup_and_time_namespaces_of_step09() {
     let step = Step { wrap: &["unshare", "--net"], ..Step::root(step_bin("step09-time")) };
-    if !step.may_run() {
+    if !step.may_run() || !testkit::real_root_or_skip(testkit::RealRoot::Cgroups) {
         return;
     }
     let running = step.start(&["-q"]);

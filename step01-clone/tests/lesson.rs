@@ -2,7 +2,7 @@
 //! and from outside (/proc/PID/ns, nsenter, the host), and every earlier step's lesson again.
 //! Each test runs the step's binary as a subprocess: `clone` never runs in the test process.
 
-use testkit::{checks, Step};
+use testkit::{clone, pid, uts, Step};
 
 const NAME: &str = "step01-clone";
 const STEP: Step = Step::new(env!("CARGO_BIN_EXE_step01-clone"));
@@ -10,51 +10,51 @@ const STEP: Step = Step::new(env!("CARGO_BIN_EXE_step01-clone"));
 // The command line, exit statuses and narration every step shares.
 #[test]
 fn runs_command() {
-    checks::runs_command(STEP)
+    clone::runs_command(STEP)
 }
 #[test]
 fn passes_arguments() {
-    checks::passes_arguments(STEP)
+    clone::passes_arguments(STEP)
 }
 #[test]
 fn default_is_bash() {
-    checks::default_is_bash(STEP)
+    clone::default_is_bash(STEP)
 }
 #[test]
 fn narrates_on_stderr() {
-    checks::narrates_on_stderr(STEP, "SIGCHLD")
+    clone::narrates_on_stderr(STEP, "SIGCHLD")
 }
 #[test]
 fn help() {
-    checks::help(STEP, NAME)
+    clone::help(STEP, NAME)
 }
 #[test]
 fn unknown_option() {
-    checks::unknown_option(STEP)
+    clone::unknown_option(STEP)
 }
 #[test]
 fn exit_statuses() {
-    checks::exit_statuses(STEP)
+    clone::exit_statuses(STEP)
 }
 #[test]
 fn signal_status() {
-    checks::signal_status(STEP)
+    clone::signal_status(STEP)
 }
 
 // This step's lesson: a child, and no isolation yet.
 #[test]
 fn shares_every_namespace() {
-    checks::namespaces_differ(STEP, &[])
+    clone::namespaces_differ(STEP, &[])
 }
 #[test]
 fn hostname_is_the_hosts() {
-    checks::hostname_is_hosts(STEP)
+    uts::hostname_is_hosts(STEP)
 }
 #[test]
 fn command_is_not_pid1() {
-    checks::command_is_not_pid1(STEP)
+    pid::command_is_not_pid1(STEP)
 }
 #[test]
 fn runs_as_nobody() {
-    checks::runs_as_nobody(STEP)
+    clone::runs_as_nobody(STEP)
 }

@@ -2,7 +2,7 @@
 //! and from outside (/proc/PID/ns, nsenter, the host), and every earlier step's lesson again.
 //! Each test runs the step's binary as a subprocess: `clone` never runs in the test process.
 
-use testkit::{checks, Step};
+use testkit::{clone, ipc, pid, uts, Step};
 
 const NAME: &str = "step03-ipc";
 const STEP: Step = Step::root(env!("CARGO_BIN_EXE_step03-ipc"));
@@ -10,64 +10,64 @@ const STEP: Step = Step::root(env!("CARGO_BIN_EXE_step03-ipc"));
 // The command line, exit statuses and narration every step shares.
 #[test]
 fn runs_command() {
-    checks::runs_command(STEP)
+    clone::runs_command(STEP)
 }
 #[test]
 fn passes_arguments() {
-    checks::passes_arguments(STEP)
+    clone::passes_arguments(STEP)
 }
 #[test]
 fn default_is_bash() {
-    checks::default_is_bash(STEP)
+    clone::default_is_bash(STEP)
 }
 #[test]
 fn narrates_on_stderr() {
-    checks::narrates_on_stderr(STEP, "CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD")
+    clone::narrates_on_stderr(STEP, "CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD")
 }
 #[test]
 fn help() {
-    checks::help(STEP, NAME)
+    clone::help(STEP, NAME)
 }
 #[test]
 fn unknown_option() {
-    checks::unknown_option(STEP)
+    clone::unknown_option(STEP)
 }
 #[test]
 fn exit_statuses() {
-    checks::exit_statuses(STEP)
+    clone::exit_statuses(STEP)
 }
 #[test]
 fn signal_status() {
-    checks::signal_status(STEP)
+    clone::signal_status(STEP)
 }
 
 #[test]
 fn refuses_without_root() {
-    checks::refuses_without_root(STEP, NAME)
+    uts::refuses_without_root(STEP, NAME)
 }
 
 // This step's lesson: System V IPC objects of its own.
 #[test]
 fn namespaces() {
-    checks::namespaces_differ(STEP, &["uts", "ipc"])
+    clone::namespaces_differ(STEP, &["uts", "ipc"])
 }
 #[test]
 fn ipc_queue_hidden() {
-    checks::ipc_queue_hidden(STEP)
+    ipc::ipc_queue_hidden(STEP)
 }
 
 // What step02 established.
 #[test]
 fn hostname_is_container() {
-    checks::hostname_is_container(STEP)
+    uts::hostname_is_container(STEP)
 }
 #[test]
 fn nsenter_sees_hostname() {
-    checks::nsenter_sees_hostname(STEP)
+    uts::nsenter_sees_hostname(STEP)
 }
 
 // Not isolated yet.
 #[test]
 fn command_is_not_pid1() {
-    checks::command_is_not_pid1(STEP)
+    pid::command_is_not_pid1(STEP)
 }

@@ -7,8 +7,12 @@
 //! root's that must stay as they are ([`Attack::victim`]); then it runs one test of its own
 //! test binary as root, in that /tmp, and gets every change in /tmp that outlived the test.
 //! The replay runs inside `unshare --mount` with a tmpfs on /tmp, so nothing real is touched.
+//!
+//! Called by the attack tests: `testkit/tests/attacks.rs`, `xtask/tests/attacks.rs`, and the unit
+//! tests of xtask's linkcheck and transcripts.
 
-use crate::{installed_or_skip, root_or_skip, run_with_env, Out};
+use crate::privilege::{installed_or_skip, real_root_or_skip, RealRoot};
+use crate::step::{run_with_env, Out};
 
 /// The script that sets the scene and runs the test; see its comments.
 const REPLAY: &str = include_str!("../scripts/replay-attack.sh");
@@ -41,9 +45,7 @@ pub struct Replayed {
 /// root in a /tmp of its own, after `attack`. `None` if it cannot run here (not root), after
 /// saying why.
 pub fn replay(attack: &Attack, test: &str) -> Option<Replayed> {
-    if !root_or_skip("a replayed attack needs a mount namespace of its own, and two users")
-        || !installed_or_skip(&["unshare", "setpriv"])
-    {
+    if !real_root_or_skip(RealRoot::Nobody) || !installed_or_skip(&["unshare", "setpriv"]) {
         return None;
     }
     let exe = std::env::current_exe().unwrap();

@@ -165,7 +165,7 @@ pub fn refuses_hostile_sudo_ids(step: Step) {
         argv.extend(as_root(step).argv(&["-q", "true"]));
         let out = run(&argv);
         out.assert_status(125);
-        let line = crate::checks::one_error_line(&out);
+        let line = crate::one_error_line(&out);
         assert!(line.contains(&format!("SUDO_UID='{id}' is not a user or group ID")), "{line}");
         assert!(!out.stderr.contains("started container"), "must fail before clone\n{out:#?}");
     }
@@ -188,7 +188,7 @@ pub fn host_out_of_reach(step: Step, args: &[&str]) {
             probes.push(pids.join("cgroup.procs").display().to_string());
         }
         if args.contains(&"--pids-max") {
-            let limit = crate::cgroup_time::limit_dir(running.container);
+            let limit = crate::cgroup::limit_dir(running.container);
             probes.extend(
                 ["pids.max", "cgroup.procs", "container/cgroup.procs"]
                     .map(|f| limit.join(f).display().to_string()),
@@ -297,7 +297,7 @@ pub fn uid0_without_capability_is_told_what_is_missing(step: Step) {
     argv.extend([step.bin, "true"].map(String::from));
     let out = run(&argv);
     out.assert_status(125);
-    let line = crate::checks::one_error_line(&out);
+    let line = crate::one_error_line(&out);
     assert!(line.contains("uid 0 without it") && line.contains("not the host's real root"), "{line}");
     assert!(!line.contains("sudo"), "uid 0 told to use sudo: {line}");
 }
@@ -317,7 +317,7 @@ pub fn pids_max_as_namespace_root_says_what_is_missing(step: Step) {
     argv.extend(["--pids-max", "5", "true"].map(String::from));
     let out = run(&argv);
     out.assert_status(125);
-    let line = crate::checks::one_error_line(&out);
+    let line = crate::one_error_line(&out);
     assert!(line.contains("--pids-max needs a cgroup of its own"), "{line}");
     assert!(line.contains("uid 0 here is a user namespace's"), "{line}");
 }

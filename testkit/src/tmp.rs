@@ -12,6 +12,9 @@
 //! [`fresh_dir_for_nobody`] ones that `nobody` may read, for the tests that run a step as
 //! nobody. A janitor process removes the whole directory when the test process ends, however
 //! it ends: a test that panics, Ctrl-C, even SIGKILL.
+//!
+//! Called by [`crate::privilege`], [`crate::step`] and the checks, and by the tests of the steps
+//! and of xtask for directories of their own.
 
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
@@ -40,11 +43,16 @@ pub fn mkdtemp(prefix: &Path) -> std::io::Result<PathBuf> {
 /// The directory to make temporary directories in: `$TMPDIR`, or /tmp. If other users may
 /// write to it, it must be sticky (as /tmp is), or they could rename our directory away and
 /// put a symlink in its place.
+///
+/// It must belong to root or to us. In a user namespace that maps only us, as in `cargo xtask
+/// sandbox`, the machine's root is unmapped and shows as the overflow uid (65534): a sticky
+/// directory of that owner, such as /tmp there, is taken as root's.
 pub fn tmp_root() -> PathBuf {
     let root = std::env::temp_dir();
     let meta = std::fs::metadata(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display()));
     let mode = meta.permissions().mode();
-    let owner_ok = meta.uid() == 0 || meta.uid() == nix::unistd::geteuid().as_raw();
+    let unmapped_root = mode & 0o1000 != 0 && meta.uid() == overflow_uid() && !in_initial_user_namespace();
+    let owner_ok = meta.uid() == 0 || meta.uid() == nix::unistd::geteuid().as_raw() || unmapped_root;
     let others_may_write = mode & 0o022 != 0;
     assert!(
         owner_ok && (!others_may_write || mode & 0o1000 != 0),
@@ -53,6 +61,18 @@ pub fn tmp_root() -> PathBuf {
         root.display()
     );
     root
+}
+
+/// The uid that a user namespace shows for an owner it does not map.
+fn overflow_uid() -> u32 {
+    let text = std::fs::read_to_string("/proc/sys/kernel/overflowuid").unwrap_or_default();
+    text.trim().parse().unwrap_or(65534)
+}
+
+/// Whether we are in the machine's own user namespace, whose uid_map maps every ID to itself.
+fn in_initial_user_namespace() -> bool {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    map.split_whitespace().eq(["0", "0", "4294967295"])
 }
 
 /// This test process's own directory, `/tmp/namespaces-tests.XXXXXX`, made on first use. Others

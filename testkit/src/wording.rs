@@ -1,6 +1,8 @@
 //! What the steps say, word for word, in one place: the narration on stderr and the pieces of
 //! error lines that the checks look for. When a step rewords a message, this file changes, and
 //! no check does.
+//!
+//! Called by the lessons' checks ([`crate::clone`], [`crate::pid`], [`crate::net`]...).
 
 // --- Narration (`[stepNN-x] parent: ...`, `child: ...`, `init: ...`) ------------------------
 

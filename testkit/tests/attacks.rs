@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use testkit::replay::{inside_replay, replay, Attack};
-use testkit::{checks, run, Step};
+use testkit::{clone, mount, net, run, Step};
 
 /// A step binary built next to this test (`cargo test --workspace` builds them all), or `None`
 /// after saying why the check is skipped (under CI, it fails).
@@ -84,15 +84,15 @@ fn inner_checks_that_use_test_directories() {
     else {
         return;
     };
-    checks::works_without_ip(Step {
+    net::works_without_ip(Step {
         bin: step07,
         wrap: &["unshare", "--net"],
         as_nobody: false,
         needs_root: true,
     });
-    checks::exit_statuses(Step::nobody(step06));
-    checks::rootfs_errors(Step::nobody(step06));
-    checks::rootfs_becomes_root(Step::root(step05), true);
+    clone::exit_statuses(Step::nobody(step06));
+    mount::rootfs_errors(Step::nobody(step06));
+    mount::rootfs_becomes_root(Step::root(step05), true);
 }
 
 /// Once a test process has ended, its files are gone from /tmp: here the replay has no attack,
@@ -149,7 +149,7 @@ fn inner_makes_test_files_then_is_interrupted() {
 /// run in, which nobody could read in /proc/PID/environ.
 #[test]
 fn nobody_gets_a_minimal_environment() {
-    if !testkit::root_or_skip("only root can start a process as nobody") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let through_step = Step::nobody("/usr/bin/env").argv(&[]);

@@ -94,7 +94,7 @@ fn inner_runs_the_setns_transcript() {
 /// read in /proc/PID/environ.
 #[test]
 fn transcripts_run_as_nobody_get_a_minimal_environment() {
-    if !testkit::root_or_skip("the transcripts are made as root") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let probe = script("env-probe", true, &["whoami", "env | cut -d= -f1 | sort"]);
@@ -112,7 +112,7 @@ fn transcripts_run_as_nobody_get_a_minimal_environment() {
 /// (It was: `pgrep -x -f 'sleep 300'` found both, and the transcript's `kill` ended both.)
 #[test]
 fn transcripts_leave_other_users_processes_alone() {
-    if !testkit::root_or_skip("the transcripts are made as root") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Nobody) {
         return;
     }
     let mut theirs = Command::new(testkit::NOBODY[0])
@@ -156,13 +156,18 @@ const INTERRUPTED: &str = "XTASK_TEST_INTERRUPTED";
 /// and everything else the script started end, and its scratch directory is removed.
 #[test]
 fn interrupted_transcript_leaves_nothing_behind() {
-    if !testkit::root_or_skip("the transcripts are made as root") {
+    if !testkit::real_root_or_skip(testkit::RealRoot::Transcripts) {
         return;
     }
     // Its output goes to a file: a pipe would stay open as long as anything left holds it.
     let log = testkit::fresh_dir("interrupted").join("log");
     let file = std::fs::File::create(&log).unwrap();
-    let mut inner = Command::new(std::env::current_exe().unwrap())
+    // SIGINT at its default action, as a terminal leaves it when Ctrl-C can reach a program:
+    // these tests may run in a background job (`cargo test &` from a script), whose SIGINT
+    // is ignored, and an ignored SIGINT ends nothing (the inner test then exited 130).
+    let mut inner = Command::new("env")
+        .arg("--default-signal=INT")
+        .arg(std::env::current_exe().unwrap())
         .args(["--exact", "inner_runs_a_transcript_until_interrupted"])
         .args(["--include-ignored", "--nocapture"])
         .env(INTERRUPTED, "1")
@@ -190,7 +195,8 @@ fn interrupted_transcript_leaves_nothing_behind() {
 
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(inner.id() as i32), nix::sys::signal::Signal::SIGINT)
         .unwrap();
-    let status = wait_or_kill(&mut inner, Duration::from_secs(20));
+    // It ends by itself once it has cleaned up: the bound is only for a test that never ends.
+    let status = wait_or_kill(&mut inner, Duration::from_secs(180));
     let left: Vec<&Process> = {
         let end = Instant::now() + Duration::from_secs(10);
         while Instant::now() < end && started.iter().any(Process::alive) {

@@ -1,12 +1,15 @@
-//! The checks of step08 (a cgroup namespace, in a cgroup of its own, `--pids-max`) and step09
-//! (a time namespace, `--uptime-offset`), from inside and from outside.
+//! step08's lesson, a cgroup namespace in a cgroup of its own: `/` inside, the real place
+//! outside, and `--pids-max N`, a limit the container cannot lift.
 //!
-//! The cgroup filesystem is the machine's own, whatever namespaces a test makes: a check that
-//! leaves a cgroup behind (a step killed by SIGKILL leaves its own, by design) removes it, by
-//! its path, and touches no cgroup that it or the step did not make.
+//! The cgroup filesystem is the machine's own, whatever namespaces a test makes, and others'
+//! steps, tests and soaks make cgroups in the same directories: a check that leaves a cgroup
+//! behind (a step killed by SIGKILL leaves its own, by design) removes it, found by the PID of
+//! the step it started, and touches no cgroup that it or its step did not make.
+//! Called by the `tests/lesson.rs` and `tests/hardening.rs` of steps 08 on.
 
-use crate::checks::one_error_line;
-use crate::{is_root, root_or_skip, run, Running, Step};
+use crate::privilege::{is_real_root, real_root_or_skip, RealRoot};
+use crate::step::{one_error_line, rootfs, run, sh, started_here, Running, Step};
+use crate::tmp::mkdtemp;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::{Path, PathBuf};
@@ -15,18 +18,7 @@ use std::time::{Duration, Instant};
 /// The kernel's words for EAGAIN, which fork(2) returns at a cgroup's pids.max.
 const EAGAIN_TEXT: &str = "Resource temporarily unavailable";
 
-/// For a check that ends before the step starts anything: as root, the step as it is (inside
-/// its throwaway namespaces); as an ordinary user, without its wrapper (`unshare --net` needs
-/// root), so that the check runs there too.
-fn before_start(step: Step) -> Step {
-    if is_root() {
-        step
-    } else {
-        Step { wrap: &[], ..step }
-    }
-}
-
-// --- Where the cgroups are --------------------------------------------------------------------
+// --- Where the cgroups are -----------------------------------------------------------------------
 
 /// The step's program name, which begins the name of its cgroups: `step08-cgroup-PID`.
 fn program(step: Step) -> String {
@@ -115,26 +107,122 @@ fn remove_cgroup(dir: &Path) {
     }
 }
 
-/// Run `check`, which may SIGKILL the step, and then remove the cgroups that steps which are
-/// no longer running left behind: `PROGRAM-PID` where PID is no process called PROGRAM.
+/// Whether `name` is the name of a cgroup that step `program` with PID `pid` made:
+/// `PROGRAM-PID`, or that followed by anything but a digit (a suffix that tells apart steps
+/// with the same PID in different PID namespaces).
+fn made_by(name: &str, program: &str, pid: u32) -> bool {
+    let rest = name.strip_prefix(program).and_then(|r| r.strip_prefix('-'));
+    let rest = rest.and_then(|r| r.strip_prefix(&pid.to_string()));
+    rest.is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+// --- Cleaning up after a step killed by SIGKILL --------------------------------------------------
+
+/// Run `check`, which may SIGKILL the steps it starts, and then remove the cgroups that those
+/// steps left behind, found by their PIDs ([`started_here`]). Never anyone else's: other
+/// tests of this binary, run in parallel, leave theirs on purpose (see
+/// [`cgroup_left_after_sigkill`]), and other people's runs make theirs in the same directories.
 pub fn then_remove_leftovers(step: Step, check: fn(Step)) {
+    let _ = started_here();
     check(step);
     let program = program(step);
-    for parent in parents() {
-        for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(Ok(pid)) = name.strip_prefix(&format!("{program}-")).map(str::parse::<u32>) else {
-                continue;
-            };
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.trim() != program.chars().take(15).collect::<String>() {
-                remove_cgroup(&entry.path());
+    for pid in started_here() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == program.chars().take(15).collect::<String>() {
+            continue; // still running, or its PID already taken by another step: not ours now
+        }
+        for parent in parents() {
+            for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+                if made_by(&entry.file_name().to_string_lossy(), &program, pid) {
+                    remove_cgroup(&entry.path());
+                }
             }
         }
     }
 }
 
-// --- The cgroup namespace ---------------------------------------------------------------------
+/// A cgroup named as a step with a PID no process can have (above PID_MAX_LIMIT) would name it,
+/// as another run leaves one, in the directory where root's steps make theirs: a check that
+/// removes its steps' leftovers, after a check that starts no step, must leave it alone.
+pub fn leftovers_of_others_stay(step: Step) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
+        return;
+    }
+    let Some(v2) = hierarchy("cgroup2", None) else { return };
+    let top = v2.join("namespaces-tutorial");
+    // Made as step08 makes it; it stays, as step08 leaves it.
+    std::fs::create_dir_all(&top).unwrap();
+    let theirs = top.join(format!("{}-4194305", program(step)));
+    std::fs::create_dir(&theirs).unwrap_or_else(|e| panic!("mkdir {}: {e}", theirs.display()));
+    then_remove_leftovers(step, |_| {});
+    let survived = theirs.is_dir();
+    remove_cgroup(&theirs);
+    assert!(survived, "{} was removed: it was no cgroup of this check's steps", theirs.display());
+}
+
+/// The step SIGKILLed: its container dies with it, but nothing is left to remove its cgroups.
+/// They stay, empty, under the name `PROGRAM-PID`; the check finds them by that name, as the
+/// book says to, and removes them.
+pub fn cgroup_left_after_sigkill(step: Step) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
+        return;
+    }
+    let running = step.start(&["-q", "--pids-max", "5"]);
+    let (container, limit) = (running.container, limit_dir(running.container));
+    let name = limit.file_name().unwrap().to_string_lossy().into_owned();
+    let v2 = hierarchy("cgroup2", None).unwrap();
+    let view = v2.join(cgroup_of(&container.to_string(), None).trim_start_matches('/'));
+    assert!(made_by(&name, &program(step), running.pid()), "{}", limit.display());
+    assert!(view.parent().unwrap().ends_with(&name), "{}", view.display());
+    kill(Pid::from_raw(running.pid() as i32), Signal::SIGKILL).unwrap();
+    running.wait().assert_status(128 + 9);
+    let end = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{container}")).exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = run(&["find", "/sys/fs/cgroup", "-name", &name]);
+    let mut found: Vec<&str> = out.stdout.lines().collect();
+    found.sort();
+    let mut left = vec![limit.to_str().unwrap(), view.parent().unwrap().to_str().unwrap()];
+    left.sort();
+    left.dedup();
+    assert_eq!(found, left, "the cgroups should stay after SIGKILL\n{out:#?}");
+    for dir in left {
+        assert!(unpopulated(Path::new(dir)), "{dir} should be empty: the container died with the step");
+        remove_cgroup(Path::new(dir));
+    }
+    assert_eq!(run(&["find", "/sys/fs/cgroup", "-name", &name]).stdout, "");
+}
+
+/// `tools/soak`, in a cgroup of this check's own seen as the top of the v2 hierarchy (a cgroup
+/// namespace, and cgroup2 mounted again over a tmpfs in a mount namespace), where an empty
+/// cgroup named like another run's leftover, `PROGRAM-99998`, waits: the soak removes the
+/// cgroups its own steps leave, never that one, which must survive it.
+pub fn soak_leaves_other_cgroups_alone(step: Step) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
+        return;
+    }
+    let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
+    let own = v2.join(cgroup_of("self", None).trim_start_matches('/'));
+    let sandbox = mkdtemp(&own.join("testkit-soak.")).unwrap();
+    let theirs = sandbox.join(format!("{}-99998", program(step)));
+    std::fs::create_dir(&theirs).unwrap();
+    let soak = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/soak");
+    let (sandbox_dir, v2_dir, soak) = (sandbox.display(), v2.display(), soak.display());
+    let script = format!(
+        "echo $$ > {sandbox_dir}/cgroup.procs && exec unshare --cgroup --mount sh -c \
+         'mount -t tmpfs tmpfs {v2_dir} && mount -t cgroup2 cgroup2 {v2_dir} && exec \"$0\" \"$@\"' \
+         {soak} 10 {}",
+        step.bin
+    );
+    let out = run(&["sh", "-c", &script]);
+    let survived = theirs.is_dir();
+    remove_cgroup(&sandbox);
+    out.assert_status(0);
+    assert!(survived, "the soak removed {}, a cgroup its runs did not make\n{out:#?}", theirs.display());
+}
+
+// --- The cgroup namespace ------------------------------------------------------------------------
 
 /// Inside, /proc/self/cgroup shows the container's cgroup as `/`; from outside, /proc/PID/cgroup
 /// shows where it really is: `PROGRAM-PID/container`, made by the step (PID is the step's) and
@@ -149,15 +237,17 @@ pub fn cgroup_is_root_inside(step: Step) {
     let outside = cgroup_of(&running.container.to_string(), None);
     let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
     let dir = v2.join(outside.trim_start_matches('/'));
-    let suffix = format!("/{}-{}/container", program(step), running.pid());
-    let made = outside.ends_with(&suffix);
+    let made = outside
+        .strip_suffix("/container")
+        .and_then(|o| o.rsplit('/').next())
+        .is_some_and(|name| made_by(name, &program(step), running.pid()));
     assert!(made || outside == cgroup_of("self", None), "the container is in {outside}");
     assert!(dir.is_dir(), "{} should exist while the container runs", dir.display());
     let out = running.finish();
     out.assert_status(0);
     assert_eq!(out.stdout, "0::/\n", "inside, the container's cgroup is /\n{out:#?}");
     let why: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no cgroup of its own")).collect();
-    if step.as_nobody && is_root() {
+    if step.as_nobody && is_real_root() {
         assert!(!made, "nobody may not make cgroups here");
         assert_eq!(why.len(), 1, "one line should say why there is no cgroup\n{out:#?}");
         assert!(why[0].contains("is not writable by uid 65534"), "{}", why[0]);
@@ -173,10 +263,10 @@ pub fn cgroup_is_root_inside(step: Step) {
 /// subtree: mounted read-only, its root the container's cgroup (from outside, the mount's root
 /// is `PROGRAM-PID/container`), with no cgroup of the host in it.
 pub fn cgroup_view_with_rootfs(step: Step) {
-    if !step.may_run() || !root_or_skip("a cgroup of its own needs a writable cgroup filesystem") {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
-    let rootfs = crate::rootfs();
+    let rootfs = rootfs();
     let script = "echo ready; read _
                   grep ' /sys/fs/cgroup ' /proc/self/mountinfo
                   for d in /sys/fs/cgroup/*; do [ -d \"$d\" ] && echo \"subdirectory $d\"; done
@@ -199,13 +289,13 @@ pub fn cgroup_view_with_rootfs(step: Step) {
     assert!(root.ends_with("/container") && root.contains(&program(step)), "from outside: {outside}");
 }
 
-// --- The pids limit ---------------------------------------------------------------------------
+// --- The pids limit ------------------------------------------------------------------------------
 
 /// `--pids-max 20`, and a bash loop that starts 50 `sleep 1 &`: the kernel refuses the forks
 /// past 20 processes with EAGAIN (bash says so, and tries again), seen from outside in the
 /// limit's pids.current and pids.events; meanwhile the host forks as it likes.
 pub fn pids_limit_holds(step: Step) {
-    if !step.may_run() || !root_or_skip("--pids-max needs a writable cgroup filesystem") {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let script = "echo ready; for i in $(seq 50); do sleep 1 & done; wait; echo started $i";
@@ -223,7 +313,7 @@ pub fn pids_limit_holds(step: Step) {
             refused = refused.max(events.trim().trim_start_matches("max ").parse().unwrap_or(0));
         }
         if most == 20 && host.is_none() {
-            host = Some(crate::sh("for i in $(seq 30); do sleep 0 & done; wait; echo host-forks"));
+            host = Some(sh("for i in $(seq 30); do sleep 0 & done; wait; echo host-forks"));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -242,10 +332,10 @@ pub fn pids_limit_holds(step: Step) {
 /// pids hierarchy again, read-write, and sets its own cgroup's pids.max to `max`, and remounts
 /// /sys/fs/cgroup read-write; the limit, one level up, out of its reach, still holds.
 pub fn container_cannot_lift_its_limit(step: Step) {
-    if !step.may_run() || !root_or_skip("--pids-max needs a writable cgroup filesystem") {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
-    let rootfs = crate::rootfs();
+    let rootfs = rootfs();
     // Run inside the container, whose /tmp is a tmpfs of its own: no path of the host's /tmp.
     let script = "mkdir /tmp/p
                   mount -t cgroup -o pids none /tmp/p 2>/dev/null || mount -t cgroup2 none /tmp/p
@@ -263,14 +353,14 @@ pub fn container_cannot_lift_its_limit(step: Step) {
 /// make a cgroup here, `--pids-max` is one line and 125 too.
 pub fn pids_max_errors(step: Step) {
     for value in ["0", "-1", "abc", "4194305", ""] {
-        let out = before_start(step).run(&["--pids-max", value, "true"]);
+        let out = step.before_start().run(&["--pids-max", value, "true"]);
         out.assert_status(125);
         let line = one_error_line(&out);
         let says = format!("--pids-max takes a number of processes from 1 to 4194304, not '{value}'");
         assert!(line.contains(&says), "{line}");
         assert!(!out.stderr.contains("started container"), "{out:#?}");
     }
-    if !step.may_run() || !root_or_skip("run as nobody, from root") {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Nobody) {
         return;
     }
     let out = Step { as_nobody: true, ..step }.run(&["--pids-max", "20", "true"]);
@@ -279,144 +369,4 @@ pub fn pids_max_errors(step: Step) {
     assert!(line.contains("--pids-max needs a cgroup of its own, and /sys/fs/cgroup/"), "{line}");
     assert!(line.contains("is not writable by uid 65534"), "{line}");
     assert_eq!(out.stderr.lines().count(), 1, "nothing but the error\n{out:#?}");
-}
-
-/// The step SIGKILLed: its container dies with it, but nothing is left to remove its cgroups.
-/// They stay, empty, under the name `PROGRAM-PID`; the check finds them by that name, as the
-/// book says to, and removes them.
-pub fn cgroup_left_after_sigkill(step: Step) {
-    if !step.may_run() || !root_or_skip("--pids-max needs a writable cgroup filesystem") {
-        return;
-    }
-    let running = step.start(&["-q", "--pids-max", "5"]);
-    let name = format!("{}-{}", program(step), running.pid());
-    let (container, limit) = (running.container, limit_dir(running.container));
-    let v2 = hierarchy("cgroup2", None).unwrap();
-    let view = v2.join(cgroup_of(&container.to_string(), None).trim_start_matches('/'));
-    assert!(limit.ends_with(&name) && view.parent().unwrap().ends_with(&name), "{}", limit.display());
-    kill(Pid::from_raw(running.pid() as i32), Signal::SIGKILL).unwrap();
-    running.wait().assert_status(128 + 9);
-    let end = Instant::now() + Duration::from_secs(10);
-    while Path::new(&format!("/proc/{container}")).exists() && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = run(&["find", "/sys/fs/cgroup", "-name", &name]);
-    let mut found: Vec<&str> = out.stdout.lines().collect();
-    found.sort();
-    let mut left = vec![limit.to_str().unwrap(), view.parent().unwrap().to_str().unwrap()];
-    left.sort();
-    left.dedup();
-    assert_eq!(found, left, "the cgroups should stay after SIGKILL\n{out:#?}");
-    for dir in left {
-        assert!(unpopulated(Path::new(dir)), "{dir} should be empty: the container died with the step");
-        remove_cgroup(Path::new(dir));
-    }
-    assert_eq!(run(&["find", "/sys/fs/cgroup", "-name", &name]).stdout, "");
-}
-
-/// `tools/soak`, as `hardening::soak` runs it, but inside a cgroup of this check's own, seen
-/// as the top of the hierarchy (a cgroup namespace, and cgroup2 mounted again in a mount
-/// namespace, on a tmpfs: the kernel refuses a filesystem on top of itself, EBUSY): the
-/// cgroups that the soak's SIGKILLed steps leave stay there, and go with it.
-pub fn soak(step: Step, runs: u32) {
-    if !root_or_skip("tools/soak makes throwaway namespaces with unshare") {
-        return;
-    }
-    let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
-    let own = v2.join(cgroup_of("self", None).trim_start_matches('/'));
-    let sandbox = own.join(format!("{}-soak-{}", program(step), std::process::id()));
-    std::fs::create_dir(&sandbox).unwrap();
-    let soak = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/soak");
-    let (sandbox_dir, v2_dir, soak) = (sandbox.display(), v2.display(), soak.display());
-    let script = format!(
-        "echo $$ > {sandbox_dir}/cgroup.procs && exec unshare --cgroup --mount sh -c \
-         'mount -t tmpfs tmpfs {v2_dir} && mount -t cgroup2 cgroup2 {v2_dir} && exec \"$0\" \"$@\"' \
-         {soak} {runs} {}",
-        step.bin
-    );
-    let out = run(&["sh", "-c", &script]);
-    remove_cgroup(&sandbox);
-    out.assert_status(0);
-    let line = out.stdout.lines().find(|l| l.starts_with(&program(step))).expect("no figures");
-    assert!(line.contains(&format!(" runs={runs} failed=0 ")), "{line}");
-    assert!(line.ends_with(" residue=0"), "{line}");
-}
-
-// --- The time namespace -----------------------------------------------------------------------
-
-/// The first number in /proc/uptime: seconds since boot, CLOCK_BOOTTIME.
-fn uptime(text: &str) -> f64 {
-    text.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("uptime? {text}"))
-}
-
-/// Seconds since 1970, CLOCK_REALTIME.
-fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-/// Inside, /proc/uptime (CLOCK_BOOTTIME) is `offset` seconds ahead of the host's; `date`
-/// (CLOCK_REALTIME) is not: a time namespace has no offset for the wall clock.
-pub fn uptime_shifted(step: Step, args: &[&str], offset: f64) {
-    if !step.may_run() {
-        return;
-    }
-    let mut all = vec!["-q"];
-    all.extend(args);
-    all.extend(["sh", "-c", "cat /proc/uptime; date +%s"]);
-    let before = (uptime(&std::fs::read_to_string("/proc/uptime").unwrap()), now());
-    let out = step.run(&all);
-    let after = (uptime(&std::fs::read_to_string("/proc/uptime").unwrap()), now());
-    out.assert_status(0);
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{out:#?}");
-    let inside = uptime(lines[0]) - offset;
-    assert!(before.0 - 1.0 <= inside && inside <= after.0 + 1.0, "uptime inside, less {offset}: {inside}");
-    let date: f64 = lines[1].parse().unwrap();
-    assert!(before.1 - 2.0 <= date && date <= after.1 + 2.0, "the wall clock moved: {date}\n{out:#?}");
-}
-
-/// From outside: /proc/PID/timens_offsets shows the offsets, for both clocks a time namespace
-/// shifts, and the container's time namespace is not ours.
-pub fn offsets_seen_from_outside(step: Step, offset: i64) {
-    if !step.may_run() {
-        return;
-    }
-    let running = step.start(&["-q"]);
-    let pid = running.container;
-    let offsets = std::fs::read_to_string(format!("/proc/{pid}/timens_offsets")).unwrap();
-    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/time")).unwrap();
-    let ours = std::fs::read_link("/proc/self/ns/time").unwrap();
-    running.finish().assert_status(0);
-    let rows: Vec<Vec<&str>> = offsets.lines().map(|l| l.split_whitespace().collect()).collect();
-    let offset = offset.to_string();
-    assert_eq!(rows, [["monotonic", &offset, "0"], ["boottime", &offset, "0"]], "{offsets}");
-    assert_ne!(theirs, ours, "the container should have a time namespace of its own");
-}
-
-/// Bad values for `--uptime-offset`: not a number is one line, 125, before anything starts;
-/// an offset that would make a clock negative (or too large) is refused by the kernel with
-/// ERANGE, which the step explains in one line, 125, and the command does not run.
-pub fn uptime_offset_errors(step: Step) {
-    for value in ["abc", "1.5", ""] {
-        let out = before_start(step).run(&["--uptime-offset", value, "true"]);
-        out.assert_status(125);
-        let line = one_error_line(&out);
-        assert!(
-            line.contains(&format!("--uptime-offset takes a whole number of seconds, not '{value}'")),
-            "{line}"
-        );
-        assert!(!out.stderr.contains("started container"), "{out:#?}");
-    }
-    if !step.may_run() {
-        return;
-    }
-    let up = uptime(&std::fs::read_to_string("/proc/uptime").unwrap()) as i64;
-    for value in [-(up + 1000), 9_000_000_000_000_000] {
-        let out = step.run(&["-q", "--uptime-offset", &value.to_string(), "echo", "ran"]);
-        out.assert_status(125);
-        assert_eq!(out.stdout, "", "the command must not run\n{out:#?}");
-        let line = one_error_line(&out);
-        assert!(line.contains("timens_offsets failed: ERANGE"), "{line}");
-        assert!(line.contains("negative") && line.contains("/proc/uptime"), "should explain ERANGE: {line}");
-    }
 }
