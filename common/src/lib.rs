@@ -23,6 +23,7 @@ pub mod netlink;
 mod pidfile;
 mod process;
 mod report;
+mod session;
 pub mod userns;
 
 pub use cli::{Args, Opt, Step};

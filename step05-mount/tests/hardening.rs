@@ -1,7 +1,7 @@
 //! Hardening: what this step does when people press Ctrl-C, kill terminals, mistype commands
 //! and run ten copies at once. The checks live in `testkit::hardening`; each test is one line.
 
-use testkit::{attacks, checks, hardening, Step};
+use testkit::{attacks, checks, hardening, terminal, Step};
 
 const STEP: Step = Step::root(env!("CARGO_BIN_EXE_step05-mount"));
 
@@ -121,4 +121,43 @@ fn rootfs_host_files_read_only() {
 #[test]
 fn rootfs_dot() {
     attacks::rootfs_dot(STEP)
+}
+
+// At a terminal: the command gets one of its own, so it cannot type into the caller's (TIOCSTI);
+// job control, window size, exit statuses, and the caller's terminal modes restored.
+#[test]
+fn tiocsti_stays_inside() {
+    terminal::tiocsti_stays_inside(STEP, &[])
+}
+#[test]
+fn a_terminal_of_its_own() {
+    terminal::a_terminal_of_its_own(STEP, &[])
+}
+#[test]
+fn job_control_at_a_terminal() {
+    terminal::job_control(STEP, &[])
+}
+#[test]
+fn terminal_modes_restored() {
+    terminal::modes_restored(STEP, &[])
+}
+#[test]
+fn window_size_passes_through() {
+    terminal::window_size(STEP, &[])
+}
+#[test]
+fn exit_statuses_at_a_terminal() {
+    terminal::exit_statuses_at_terminal(STEP, &[])
+}
+#[test]
+fn ctrl_c_once_without_a_terminal_of_its_own() {
+    terminal::ctrl_c_once_without_pty(STEP, &[])
+}
+#[test]
+fn job_control_at_a_terminal_with_init() {
+    terminal::job_control(STEP, &["--init"])
+}
+#[test]
+fn exit_statuses_at_a_terminal_with_init() {
+    terminal::exit_statuses_at_terminal(STEP, &["--init"])
 }

@@ -17,6 +17,7 @@ pub mod cgroup_time;
 pub mod checks;
 pub mod hardening;
 pub mod replay;
+pub mod terminal;
 pub mod tmp;
 pub mod wording;
 

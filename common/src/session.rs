@@ -1,0 +1,203 @@
+//! A session of the command's own: setsid(2), a pseudo-terminal when the caller has a terminal,
+//! and a new session keyring. [`crate::Lifeline`] opens the terminal before `clone`, the child
+//! calls [`begin`], and [`crate::wait_for`] relays the terminal while it waits.
+//!
+//! **Why.** A process whose controlling terminal is the caller's can push keystrokes into it
+//! with `ioctl(fd, TIOCSTI, &c)` (ioctl_tty(2),
+//! <https://man7.org/linux/man-pages/man2/ioctl_tty.2.html>): the kernel allows it to any
+//! process whose controlling terminal that is, on every kernel before 6.2 and on later ones
+//! where `dev.tty.legacy_tiocsti` is 1. A command in a container that did that to
+//! `sudo setns-enter PID hostname` typed `id > /tmp/pwned⏎` into root's shell, which ran it as
+//! soon as we ended. So, as runc's init always does, the command gets a session of its own
+//! (setsid(2)) and so no controlling terminal of the caller's; when we were given a terminal,
+//! the command gets a new one, a pseudo-terminal (pty(7)) whose other end we hold and relay,
+//! as `docker run -t` does. Keystrokes it pushes land in its own terminal, where only it reads.
+//!
+//! And the caller's session keyring stays the caller's: keyrings(7) and session-keyring(7)
+//! (<https://man7.org/linux/man-pages/man7/session-keyring.7.html>). A child inherits its
+//! parent's session keyring, and every key in it is readable by any process of the same uid,
+//! here the container's (root's keys, for a step run with sudo). runc joins a new, empty one
+//! for every container; so do we.
+
+use anyhow::{anyhow, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::libc;
+use nix::poll::{PollFd, PollFlags};
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::stat::Mode;
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, isatty, setsid};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// The pseudo-terminal the command gets when our stdin is a terminal: both ends, opened before
+/// `clone`, close-on-exec. The child keeps only the second (as its fds 0-2), the parent the first.
+pub(crate) struct Console {
+    master: OwnedFd,
+    slave: OwnedFd,
+}
+
+impl Console {
+    /// A new pseudo-terminal, as large as ours, if our stdin is a terminal; `None` otherwise
+    /// (pipes, files, tests, the benchmark), and the command keeps our fds 0-2 as they are.
+    pub(crate) fn open_if_terminal() -> Result<Option<Console>> {
+        if !isatty(std::io::stdin()).unwrap_or(false) {
+            return Ok(None);
+        }
+        // posix_openpt(3), grantpt(3), unlockpt(3): a new pair from /dev/ptmx. O_NOCTTY, so
+        // it does not become our controlling terminal; O_CLOEXEC, so no command inherits it.
+        let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+        let master = posix_openpt(flags).context("posix_openpt() failed")?;
+        grantpt(&master).context("grantpt() failed")?;
+        unlockpt(&master).context("unlockpt() failed")?;
+        let name = ptsname_r(&master).context("ptsname() failed")?;
+        let slave = open(name.as_str(), flags, Mode::empty()).with_context(|| format!("open({name}) failed"))?;
+        let console = Console { master: master.into(), slave };
+        console.copy_window_size();
+        Ok(Some(console))
+    }
+
+    /// Give the command's terminal our terminal's size (rows and columns): TIOCGWINSZ, then
+    /// TIOCSWINSZ, which also sends SIGWINCH to the command's foreground process group.
+    pub(crate) fn copy_window_size(&self) {
+        let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCGWINSZ writes one struct winsize into `size`, which lives past the call.
+        if unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCGWINSZ, &mut size) } == 0 {
+            // SAFETY: TIOCSWINSZ reads one struct winsize from `size`.
+            unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        }
+    }
+
+    /// The end we read the command's output from and write its input to.
+    pub(crate) fn master(&self) -> BorrowedFd<'_> {
+        self.master.as_fd()
+    }
+}
+
+/// In the child, before anything else: a new session, the pseudo-terminal (if any) as its
+/// controlling terminal and fds 0-2, and a new session keyring.
+pub(crate) fn begin(console: Option<&Console>) -> Result<()> {
+    // setsid(2): a new session and process group, led by us, with no controlling terminal. The
+    // caller's terminal, if any, is no longer ours: TIOCSTI on it fails (EPERM), and /dev/tty
+    // does not open. Ctrl-C there no longer reaches us directly: the parent forwards it.
+    setsid().context("setsid() failed")?;
+    if let Some(console) = console {
+        // The master is the parent's: the command must not be able to read its own input.
+        let _ = nix::unistd::close(console.master.as_raw_fd());
+        let slave = console.slave.as_fd();
+        // TIOCSCTTY: a session leader without a terminal takes this one as its controlling
+        // terminal, so the command's shell gets job control, Ctrl-C and Ctrl-Z (ioctl_tty(2)).
+        // SAFETY: TIOCSCTTY takes an int argument (0: steal from no one) and touches no memory.
+        if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+            return Err(Errno::last()).context("ioctl(TIOCSCTTY) on the new terminal failed");
+        }
+        // 0-2 become copies of it, without close-on-exec; the original closes on exec.
+        dup2_stdin(slave).context("dup2(terminal, 0) failed")?;
+        dup2_stdout(slave).context("dup2(terminal, 1) failed")?;
+        dup2_stderr(slave).context("dup2(terminal, 2) failed")?;
+    }
+    join_new_session_keyring()
+}
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new, empty, anonymous session keyring, as runc
+/// gives every container. keyctl(2), <https://man7.org/linux/man-pages/man2/keyctl.2.html>.
+fn join_new_session_keyring() -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: with a NULL name the kernel reads no memory of ours; it only changes our keyrings.
+    let done = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, std::ptr::null::<u8>()) };
+    match Errno::result(done) {
+        Ok(_) => Ok(()),
+        // A kernel without keyrings, or a seccomp filter that refuses keyctl (Docker's default
+        // profile does, having given us a new session keyring already): no keys to take with us.
+        Err(Errno::ENOSYS | Errno::EPERM) => Ok(()),
+        Err(errno) => Err(anyhow!(
+            "keyctl(KEYCTL_JOIN_SESSION_KEYRING) failed: {errno}: too many keys for this user? see keyrings(7)"
+        )),
+    }
+}
+
+/// In the parent, while the command runs: our terminal in raw mode, relayed to and from the
+/// command's. Dropping it puts our terminal back as it was, however we leave `wait_for`.
+pub(crate) struct Relay {
+    console: Console,
+    saved: Option<Termios>,
+    stdin_open: bool,
+}
+
+impl Relay {
+    /// Raw mode on our terminal, as `docker run -t` does: every byte we read goes to the
+    /// command's terminal as it is, and its line discipline does the rest (echo, line editing,
+    /// Ctrl-C into SIGINT, Ctrl-Z into SIGTSTP, for the command's foreground group only).
+    pub(crate) fn start(console: Console) -> Result<Relay> {
+        let saved = tcgetattr(stdin()).context("tcgetattr(stdin) failed")?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin(), SetArg::TCSADRAIN, &raw).context("tcsetattr(stdin, raw) failed")?;
+        Ok(Relay { console, saved: Some(saved), stdin_open: true })
+    }
+
+    /// What to poll: our stdin (while it is open), and the command's terminal.
+    pub(crate) fn poll_fds(&self) -> Vec<PollFd<'_>> {
+        let stdin = (self.stdin_open).then(|| PollFd::new(stdin(), PollFlags::POLLIN));
+        stdin.into_iter().chain([PollFd::new(self.console.master(), PollFlags::POLLIN)]).collect()
+    }
+
+    /// Copy what is ready, after poll said so: our stdin to the command, its output to our stdout.
+    pub(crate) fn copy_ready(&mut self, revents: &[Option<PollFlags>]) {
+        let ready = |i: usize| revents.get(i).copied().flatten().is_some_and(|r| !r.is_empty());
+        let mut i = 0;
+        if self.stdin_open {
+            if ready(0) && !copy(stdin(), self.console.master()) {
+                self.stdin_open = false; // our terminal hung up: nothing more to read from it
+            }
+            i = 1;
+        }
+        if ready(i) {
+            copy(self.console.master(), std::io::stdout().as_fd());
+        }
+    }
+
+    /// SIGWINCH: our terminal changed size; give the command's the same.
+    pub(crate) fn resize(&self) {
+        self.console.copy_window_size();
+    }
+
+    /// After the command ended: pass on what it wrote last and is still buffered.
+    pub(crate) fn drain(&mut self) {
+        let master = self.console.master();
+        let _ = nix::fcntl::fcntl(master, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+        while copy(master, std::io::stdout().as_fd()) {}
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            let _ = tcsetattr(stdin(), SetArg::TCSADRAIN, &saved);
+        }
+    }
+}
+
+/// Our fd 0, the caller's terminal in relay mode.
+fn stdin() -> BorrowedFd<'static> {
+    // SAFETY: fd 0 stays open as long as this process lives: nothing of ours closes it.
+    unsafe { BorrowedFd::borrow_raw(libc::STDIN_FILENO) }
+}
+
+/// Read what `from` has (once) and write all of it to `to`. False at end of file or error.
+fn copy(from: BorrowedFd, to: BorrowedFd) -> bool {
+    let mut buf = [0u8; 4096];
+    let n = match nix::unistd::read(from, &mut buf) {
+        Ok(0) | Err(_) => return false,
+        Ok(n) => n,
+    };
+    let mut rest = &buf[..n];
+    while !rest.is_empty() {
+        match nix::unistd::write(to, rest) {
+            Ok(written) => rest = &rest[written..],
+            Err(Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
