@@ -104,3 +104,7 @@ fn exit_statuses_at_a_terminal() {
 fn ctrl_c_once_without_a_terminal_of_its_own() {
     terminal::ctrl_c_once_without_pty(STEP, &[])
 }
+#[test]
+fn new_session_keyring() {
+    terminal::new_session_keyring(STEP, &[])
+}

@@ -166,6 +166,10 @@ fn ctrl_c_once_without_a_terminal_of_its_own() {
     terminal::ctrl_c_once_without_pty(STEP, &[])
 }
 #[test]
+fn new_session_keyring() {
+    terminal::new_session_keyring(STEP, &[])
+}
+#[test]
 fn job_control_at_a_terminal_with_init() {
     terminal::job_control(STEP, &["--init"])
 }

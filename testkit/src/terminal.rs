@@ -194,7 +194,7 @@ pub fn modes_restored(step: Step, args: &[&str]) {
         ("has its command killed", &["killchild 9"]),
     ];
     // A PID 1 ignores SIGTERM: the step's SIGKILL follows after --stop-timeout.
-    let args: Vec<&str> = args.iter().copied().chain(["--stop-timeout", "1"]).collect();
+    let args: Vec<&str> = ["--stop-timeout", "1"].into_iter().chain(args.iter().copied()).collect();
     for (how, end) in ends {
         let mut argv = step.argv(&args);
         argv.extend(["sh", "-c", "echo ready; read _; exit 0"].map(String::from));
@@ -258,4 +258,26 @@ pub fn ctrl_c_once_without_pty(step: Step, args: &[&str]) {
     let screen = drive(&["start", "expect ready", "pause 0.3", "send \\x03", "wait"], &argv, &[]);
     screen.assert_ok();
     assert_eq!(screen.output.matches("got-INT").count(), 1, "{}", screen.output);
+}
+
+/// The caller's session keyring is not the command's: a key added to it (in a session keyring
+/// made for this test, `keyctl session -`) is not found inside. `prefix` runs the step, or
+/// setns-enter, with the command after it. keyrings(7).
+pub fn keys_stay_outside(prefix: &[String]) {
+    if !installed_or_skip(&["keyctl"]) {
+        return;
+    }
+    let script = "keyctl add user namespaces-test-key secret @s >/dev/null && exec \"$@\"";
+    let mut argv = ["keyctl", "session", "-", "sh", "-c", script, "sh"].map(String::from).to_vec();
+    argv.extend(prefix.iter().cloned());
+    argv.extend(["sh", "-c", "keyctl search @s user namespaces-test-key && echo found || echo not-found"].map(String::from));
+    let out = crate::run(&argv);
+    assert!(out.stdout.contains("not-found"), "the caller's session keyring reached the command: {out:#?}");
+}
+
+/// [`keys_stay_outside`] for a step.
+pub fn new_session_keyring(step: Step, args: &[&str]) {
+    if step.may_run() {
+        keys_stay_outside(&step.argv(args));
+    }
 }
