@@ -57,7 +57,7 @@ pub fn flag_names(flags: CloneFlags, exit_signal: Option<Signal>) -> String {
 ///   them from a signalfd, so none is lost or kills the parent in between.
 /// - A second pipe, the other way, on which the child says "the command starts now", for
 ///   `--pid-file`: the parent writes the file when the container is set up, not before.
-/// - When our stdin is a terminal, a new one for the command (see [`crate::session`]).
+/// - When our stdin is a terminal, a new one for the command (see common/src/session.rs).
 pub struct Lifeline {
     parent_alive: OwnedFd,
     parent_alive_w: OwnedFd,

@@ -1,6 +1,6 @@
 //! A session of the command's own: setsid(2), a pseudo-terminal when the caller has a terminal,
-//! and a new session keyring. [`crate::Lifeline`] opens the terminal before `clone`, the child
-//! calls [`begin`], and [`crate::wait_for`] relays the terminal while it waits.
+//! and a new session keyring. `Lifeline` (process.rs) opens the terminal before `clone`, the child
+//! calls [`begin`], and `wait_for` relays the terminal while it waits.
 //!
 //! **Why.** A process whose controlling terminal is the caller's can push keystrokes into it
 //! with `ioctl(fd, TIOCSTI, &c)` (ioctl_tty(2),
