@@ -74,6 +74,7 @@ impl Console {
     }
 }
 
+// ANCHOR: begin
 /// In the child, before anything else: a new session, the pseudo-terminal (if any) as its
 /// controlling terminal and fds 0-2, and a new session keyring.
 pub(crate) fn begin(console: Option<&Console>) -> Result<()> {
@@ -98,6 +99,7 @@ pub(crate) fn begin(console: Option<&Console>) -> Result<()> {
     }
     join_new_session_keyring()
 }
+// ANCHOR_END: begin
 
 /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new, empty, anonymous session keyring, as runc
 /// gives every container. keyctl(2), <https://man7.org/linux/man-pages/man2/keyctl.2.html>.
