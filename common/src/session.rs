@@ -38,10 +38,11 @@ pub(crate) struct Console {
 }
 
 impl Console {
-    /// A new pseudo-terminal, as large as ours, if our stdin is a terminal; `None` otherwise
-    /// (pipes, files, tests, the benchmark), and the command keeps our fds 0-2 as they are.
+    /// A new pseudo-terminal, as large as ours, if our stdin is a terminal and we are in its
+    /// foreground (not started with `&`); `None` otherwise (pipes, files, tests, the benchmark),
+    /// and the command keeps our fds 0-2 as they are.
     pub(crate) fn open_if_terminal() -> Result<Option<Console>> {
-        if !isatty(std::io::stdin()).unwrap_or(false) {
+        if !at_terminal_in_foreground() {
             return Ok(None);
         }
         // posix_openpt(3), grantpt(3), unlockpt(3): a new pair from /dev/ptmx. O_NOCTTY, so
@@ -75,6 +76,13 @@ impl Console {
 }
 
 // ANCHOR: begin
+/// Whether our stdin is a terminal whose foreground process group is ours. In the background
+/// (`step01-clone sleep 60 &` at a shell), putting the terminal in raw mode would stop us
+/// (SIGTTOU), and reading it would steal the shell's input: we relay nothing there.
+fn at_terminal_in_foreground() -> bool {
+    isatty(stdin()).unwrap_or(false) && nix::unistd::tcgetpgrp(stdin()).ok() == Some(nix::unistd::getpgrp())
+}
+
 /// In the child, before anything else: a new session, the pseudo-terminal (if any) as its
 /// controlling terminal and fds 0-2, and a new session keyring.
 pub(crate) fn begin(console: Option<&Console>) -> Result<()> {
@@ -96,6 +104,13 @@ pub(crate) fn begin(console: Option<&Console>) -> Result<()> {
         dup2_stdin(slave).context("dup2(terminal, 0) failed")?;
         dup2_stdout(slave).context("dup2(terminal, 1) failed")?;
         dup2_stderr(slave).context("dup2(terminal, 2) failed")?;
+    } else if isatty(stdin()).unwrap_or(false) {
+        // Started in the background at a terminal: that terminal is no longer ours, so nothing
+        // would stop us reading what is typed at it for the shell (or a password prompt). Its
+        // input is not the command's: /dev/null instead, as `docker run` without `-i` gives.
+        let null = open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .context("open(/dev/null) failed")?;
+        dup2_stdin(&null).context("dup2(/dev/null, 0) failed")?;
     }
     join_new_session_keyring()
 }
@@ -135,6 +150,9 @@ impl Relay {
         let mut raw = saved.clone();
         cfmakeraw(&mut raw);
         tcsetattr(stdin(), SetArg::TCSADRAIN, &raw).context("tcsetattr(stdin, raw) failed")?;
+        // Never wait for the command to read its input: keystrokes it leaves unread past the
+        // terminal's buffer (4 KiB) are dropped, as a terminal drops them, and we keep relaying.
+        let _ = nix::fcntl::fcntl(console.master(), nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
         Ok(Relay { console, saved: Some(saved), stdin_open: true })
     }
 
@@ -166,9 +184,7 @@ impl Relay {
 
     /// After the command ended: pass on what it wrote last and is still buffered.
     pub(crate) fn drain(&mut self) {
-        let master = self.console.master();
-        let _ = nix::fcntl::fcntl(master, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
-        while copy(master, std::io::stdout().as_fd()) {}
+        while copy(self.console.master(), std::io::stdout().as_fd()) {}
     }
 }
 
@@ -198,6 +214,7 @@ fn copy(from: BorrowedFd, to: BorrowedFd) -> bool {
         match nix::unistd::write(to, rest) {
             Ok(written) => rest = &rest[written..],
             Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return true, // the command's terminal is full: drop the rest
             Err(_) => return false,
         }
     }

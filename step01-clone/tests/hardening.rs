@@ -108,3 +108,7 @@ fn ctrl_c_once_without_a_terminal_of_its_own() {
 fn new_session_keyring() {
     terminal::new_session_keyring(STEP, &[])
 }
+#[test]
+fn in_the_background_at_a_terminal() {
+    terminal::in_the_background(STEP, &[])
+}

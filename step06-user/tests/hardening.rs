@@ -160,6 +160,10 @@ fn new_session_keyring() {
     terminal::new_session_keyring(STEP, &[])
 }
 #[test]
+fn in_the_background_at_a_terminal() {
+    terminal::in_the_background(STEP, &[])
+}
+#[test]
 fn job_control_at_a_terminal_with_init() {
     terminal::job_control(STEP, &["--init"])
 }

@@ -281,3 +281,32 @@ pub fn new_session_keyring(step: Step, args: &[&str]) {
         keys_stay_outside(&step.argv(args));
     }
 }
+
+/// Started in the background at a terminal (`step &` at an interactive shell), the step neither
+/// stops (as it would to put the terminal in raw mode) nor lets its command read what is typed
+/// for the shell: the command's stdin is /dev/null, and the job runs to its end.
+pub fn in_the_background(step: Step, args: &[&str]) {
+    if !may_run(&step) || !installed_or_skip(&["bash"]) {
+        return;
+    }
+    let quoted: Vec<String> = step.argv(args).iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
+    let job = format!("{} sh -c 'test -t 0 || echo not-a-terminal; read x; echo read=$x.' &", quoted.join(" "));
+    let screen = drive(
+        &[
+            "start",
+            "expect PROMPT> ",
+            &format!("send {job}\\n"),
+            "expect PROMPT> ",
+            "send wait; echo waited=$?\\n",
+            "expect waited=",
+            "send exit\\n",
+            "wait",
+        ],
+        &["env", "PS1=PROMPT> ", "bash", "--norc", "--noprofile"].map(String::from),
+        &[],
+    );
+    screen.assert_ok();
+    assert!(screen.output.contains("not-a-terminal"), "{}", screen.output);
+    assert!(screen.output.contains("read=."), "{}", screen.output);
+    assert!(!screen.output.contains("Stopped"), "{}", screen.output);
+}
