@@ -232,7 +232,7 @@ pub fn exit_statuses_at_terminal(step: Step, args: &[&str]) {
     }
     let cases: [(&str, &[&str], i32); 3] = [
         ("exit 7", &[], 7),
-        ("exec no-such-command-here", &[], 127),
+        ("exec /no-such-dir/no-such-command", &[], 127),
         ("echo ready; sleep 30", &["expect ready", "killchild 9"], 137),
     ];
     for (script, actions, status) in cases {
