@@ -385,6 +385,9 @@ fn relay_until_exit(child: Pid, args: &Args, signals: &SignalFd, mut relay: Opti
 /// Whether the terminal sent this signal (Ctrl-C, Ctrl-\\) to a process group that `child` is
 /// in too: the kernel then delivered it to the child as well, and forwarding it would deliver
 /// it twice. The kernel marks signals it sends itself with `si_code` SI_KERNEL.
+/// A step's child leads a session of its own (setsid), so for the step this holds only before
+/// the child got there: afterwards the terminal signals the step alone, and it forwards. It
+/// matters to `--init`, whose command shares its process group.
 pub(crate) fn from_terminal(info: &siginfo, child: Pid) -> bool {
     const SI_KERNEL: i32 = 0x80;
     info.ssi_code == SI_KERNEL && getpgid(Some(child)).ok() == Some(getpgrp())
