@@ -306,7 +306,12 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
 }
 
 /// The loop of [`wait_for`]: until the child ends, forward signals and relay the terminal.
-fn relay_until_exit(child: Pid, args: &Args, signals: &SignalFd, mut relay: Option<&mut Relay>) -> Result<WaitStatus> {
+fn relay_until_exit(
+    child: Pid,
+    args: &Args,
+    signals: &SignalFd,
+    mut relay: Option<&mut Relay>,
+) -> Result<WaitStatus> {
     let mut kill_at: Option<Instant> = None;
     // The PID file, removed when dropped, as we return.
     let mut _pid_file = None;
@@ -365,8 +370,8 @@ fn relay_until_exit(child: Pid, args: &Args, signals: &SignalFd, mut relay: Opti
             let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
                 continue;
             };
-            if sig == Signal::SIGWINCH {
-                relay.as_ref().map(|r| r.resize());
+            if let (Signal::SIGWINCH, Some(relay)) = (sig, relay.as_ref()) {
+                relay.resize();
             }
             if sig == Signal::SIGCHLD || sig == Signal::SIGWINCH {
                 continue;

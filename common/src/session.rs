@@ -52,7 +52,8 @@ impl Console {
         grantpt(&master).context("grantpt() failed")?;
         unlockpt(&master).context("unlockpt() failed")?;
         let name = ptsname_r(&master).context("ptsname() failed")?;
-        let slave = open(name.as_str(), flags, Mode::empty()).with_context(|| format!("open({name}) failed"))?;
+        let slave =
+            open(name.as_str(), flags, Mode::empty()).with_context(|| format!("open({name}) failed"))?;
         let console = Console { master: master.into(), slave };
         console.copy_window_size();
         Ok(Some(console))
@@ -121,7 +122,8 @@ pub(crate) fn begin(console: Option<&Console>) -> Result<()> {
 fn join_new_session_keyring() -> Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     // SAFETY: with a NULL name the kernel reads no memory of ours; it only changes our keyrings.
-    let done = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, std::ptr::null::<u8>()) };
+    let done =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, std::ptr::null::<u8>()) };
     match Errno::result(done) {
         Ok(_) => Ok(()),
         // A kernel without keyrings, or a seccomp filter that refuses keyctl (Docker's default

@@ -52,7 +52,8 @@ fn terminal_modes_restored() {
 fn minimal_environment() {
     let Some(container) = nobodys_container() else { return };
     let pid = container.container.to_string();
-    let argv = ["env", "SECRET_TOKEN=hunter2", "TERM=xterm", "HOME=/home/root", "PATH=/root/bin:/usr/bin:/bin"];
+    let argv =
+        ["env", "SECRET_TOKEN=hunter2", "TERM=xterm", "HOME=/home/root", "PATH=/root/bin:/usr/bin:/bin"];
     let mut argv: Vec<&str> = argv.to_vec();
     argv.extend([ENTER, "-q", &pid, "env"]);
     let out = run(&argv);

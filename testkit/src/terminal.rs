@@ -46,9 +46,15 @@ pub fn drive(actions: &[&str], argv: &[String], env: &[(&str, &str)]) -> Screen 
         .output()
         .expect("python3 runs the terminal driver");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (report, output) = text.split_once("OUTPUT\n").unwrap_or_else(|| panic!("the driver failed: {out:#?}"));
-    let mut screen =
-        Screen { tty_nr: String::new(), modes: BTreeMap::new(), status: None, error: None, output: output.into() };
+    let (report, output) =
+        text.split_once("OUTPUT\n").unwrap_or_else(|| panic!("the driver failed: {out:#?}"));
+    let mut screen = Screen {
+        tty_nr: String::new(),
+        modes: BTreeMap::new(),
+        status: None,
+        error: None,
+        output: output.into(),
+    };
     for line in report.lines() {
         let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
         match key {
@@ -128,7 +134,8 @@ pub fn a_terminal_of_its_own(step: Step, args: &[&str]) {
     screen.assert_ok();
     assert!(screen.output.contains("stdin-is-a-terminal"), "{}", screen.output);
     assert!(screen.output.contains("dev-tty-opens"), "no controlling terminal inside\n{}", screen.output);
-    let inside = screen.output.split("tty_nr=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("");
+    let inside =
+        screen.output.split("tty_nr=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("");
     assert_ne!(inside, screen.tty_nr, "the command's terminal is the caller's\n{}", screen.output);
     assert_eq!(screen.status, Some(0), "{}", screen.output);
 }
@@ -221,7 +228,8 @@ pub fn window_size(step: Step, args: &[&str]) {
         &[],
     );
     screen.assert_ok();
-    let sizes: Vec<&str> = screen.output.lines().map(str::trim).filter(|l| l.ends_with(" 77") || l.ends_with(" 99")).collect();
+    let sizes: Vec<&str> =
+        screen.output.lines().map(str::trim).filter(|l| l.ends_with(" 77") || l.ends_with(" 99")).collect();
     assert_eq!(sizes, ["33 77", "44 99"], "{}", screen.output);
 }
 
@@ -270,7 +278,10 @@ pub fn keys_stay_outside(prefix: &[String]) {
     let script = "keyctl add user namespaces-test-key secret @s >/dev/null && exec \"$@\"";
     let mut argv = ["keyctl", "session", "-", "sh", "-c", script, "sh"].map(String::from).to_vec();
     argv.extend(prefix.iter().cloned());
-    argv.extend(["sh", "-c", "keyctl search @s user namespaces-test-key && echo found || echo not-found"].map(String::from));
+    argv.extend(
+        ["sh", "-c", "keyctl search @s user namespaces-test-key && echo found || echo not-found"]
+            .map(String::from),
+    );
     let out = crate::run(&argv);
     assert!(out.stdout.contains("not-found"), "the caller's session keyring reached the command: {out:#?}");
 }
@@ -289,8 +300,10 @@ pub fn in_the_background(step: Step, args: &[&str]) {
     if !may_run(&step) || !installed_or_skip(&["bash"]) {
         return;
     }
-    let quoted: Vec<String> = step.argv(args).iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
-    let job = format!("{} sh -c 'test -t 0 || echo not-a-terminal; read x; echo read=$x.' &", quoted.join(" "));
+    let quoted: Vec<String> =
+        step.argv(args).iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
+    let job =
+        format!("{} sh -c 'test -t 0 || echo not-a-terminal; read x; echo read=$x.' &", quoted.join(" "));
     let screen = drive(
         &[
             "start",
