@@ -112,3 +112,7 @@ fn new_session_keyring() {
 fn in_the_background_at_a_terminal() {
     terminal::in_the_background(STEP, &[])
 }
+#[test]
+fn unread_input_never_hangs() {
+    terminal::unread_input_never_hangs(STEP, &[])
+}

@@ -162,6 +162,10 @@ fn in_the_background_at_a_terminal() {
     terminal::in_the_background(STEP, &[])
 }
 #[test]
+fn unread_input_never_hangs() {
+    terminal::unread_input_never_hangs(STEP, &[])
+}
+#[test]
 fn job_control_at_a_terminal_with_init() {
     terminal::job_control(STEP, &["--init"])
 }

@@ -8,6 +8,7 @@
 #   send TEXT           type TEXT (Python escapes: \n, \x03 for Ctrl-C, \x1a for Ctrl-Z)
 #   expect REGEX        wait (20 s at most) until the output since the last match matches
 #   pause SECS          let time pass, reading output
+#   flood N             type N bytes (as many as the terminal takes in 20 s)
 #   kill SIG            send signal SIG (a number) to COMMAND
 #   killchild SIG       send it to COMMAND's first child (the step's container)
 #   wait                wait for COMMAND to end (20 s at most)
@@ -92,6 +93,17 @@ for action in actions:
             os.execvp(command[0], command)
     elif verb == "send":
         os.write(master, arg.encode().decode("unicode_escape").encode("latin-1"))
+    elif verb == "flood":
+        # type N bytes that nobody reads, without blocking: the terminal may take fewer
+        os.set_blocking(master, False)
+        left, end = int(arg), time.time() + 20
+        while left > 0 and time.time() < end:
+            try:
+                left -= os.write(master, b"x" * min(left, 4096))
+            except BlockingIOError:
+                read_for(0.05)
+        os.set_blocking(master, True)
+        report.append("FLOODED %d" % (int(arg) - left))
     elif verb == "expect":
         end = time.time() + 20
         while not re.search(arg.encode(), out[seen:]):

@@ -323,3 +323,17 @@ pub fn in_the_background(step: Step, args: &[&str]) {
     assert!(screen.output.contains("read=."), "{}", screen.output);
     assert!(!screen.output.contains("Stopped"), "{}", screen.output);
 }
+
+/// Keystrokes the command never reads fill its terminal; the step drops the rest, as a
+/// terminal does, and goes on waiting and relaying instead of blocking: the command's end is
+/// still seen, and the step ends with it.
+pub fn unread_input_never_hangs(step: Step, args: &[&str]) {
+    if !may_run(&step) {
+        return;
+    }
+    let mut argv = step.argv(args);
+    argv.extend(["sh", "-c", "echo ready; sleep 2"].map(String::from));
+    let screen = drive(&["start", "expect ready", "flood 300000", "wait"], &argv, &[]);
+    screen.assert_ok();
+    assert_eq!(screen.status, Some(0), "{}", screen.output);
+}
