@@ -12,6 +12,8 @@
 //! (setsid(2)) and so no controlling terminal of the caller's; when we were given a terminal,
 //! the command gets a new one, a pseudo-terminal (pty(7)) whose other end we hold and relay,
 //! as `docker run -t` does. Keystrokes it pushes land in its own terminal, where only it reads.
+//! With stdin redirected but stdout or stderr on our terminal, the command gets a pseudo-terminal
+//! there too, for output only: holding ours, it could read what is typed at it, even after we end.
 //!
 //! And the caller's session keyring stays the caller's: keyrings(7) and session-keyring(7)
 //! (<https://man7.org/linux/man-pages/man7/session-keyring.7.html>). A child inherits its
@@ -30,21 +32,30 @@ use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, isatty, setsid};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-/// The pseudo-terminal the command gets when our stdin is a terminal: both ends, opened before
-/// `clone`, close-on-exec. The child keeps only the second (as its fds 0-2), the parent the first.
+/// The pseudo-terminal the command gets when one of our fds 0-2 is a terminal: both ends,
+/// opened before `clone`, close-on-exec. The child keeps only the second, the parent the first.
 pub(crate) struct Console {
     master: OwnedFd,
     slave: OwnedFd,
+    /// Whether it is the command's input too, and its controlling terminal: our stdin is a
+    /// terminal, and we are in its foreground. Otherwise it only stands in for our terminal
+    /// on fd 1 or 2, so that the command never holds our terminal (and could read what is
+    /// typed at it, or write to it after we end).
+    input: bool,
+    /// The fd, 1 or 2, that is our terminal: where the command's output goes.
+    output: i32,
 }
 
 impl Console {
-    /// A new pseudo-terminal, as large as ours, if our stdin is a terminal and we are in its
-    /// foreground (not started with `&`); `None` otherwise (pipes, files, tests, the benchmark),
-    /// and the command keeps our fds 0-2 as they are.
+    /// A new pseudo-terminal, as large as ours, if one of our fds 0-2 is a terminal; `None`
+    /// otherwise (pipes, files, tests, the benchmark), and the command keeps our fds 0-2.
     pub(crate) fn open_if_terminal() -> Result<Option<Console>> {
-        if !at_terminal_in_foreground() {
-            return Ok(None);
-        }
+        let input = at_terminal_in_foreground();
+        let output = match (input, is_terminal(libc::STDOUT_FILENO), is_terminal(libc::STDERR_FILENO)) {
+            (true, _, _) | (false, true, _) => libc::STDOUT_FILENO,
+            (false, false, true) => libc::STDERR_FILENO,
+            (false, false, false) => return Ok(None),
+        };
         // posix_openpt(3), grantpt(3), unlockpt(3): a new pair from /dev/ptmx. O_NOCTTY, so
         // it does not become our controlling terminal; O_CLOEXEC, so no command inherits it.
         let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
@@ -54,7 +65,13 @@ impl Console {
         let name = ptsname_r(&master).context("ptsname() failed")?;
         let slave =
             open(name.as_str(), flags, Mode::empty()).with_context(|| format!("open({name}) failed"))?;
-        let console = Console { master: master.into(), slave };
+        if !input {
+            // Output only: no "\n" to "\r\n" here, which our own terminal does again.
+            let mut modes = tcgetattr(&slave).context("tcgetattr(new terminal) failed")?;
+            modes.output_flags.remove(nix::sys::termios::OutputFlags::OPOST);
+            tcsetattr(&slave, SetArg::TCSANOW, &modes).context("tcsetattr(new terminal) failed")?;
+        }
+        let console = Console { master: master.into(), slave, input, output };
         console.copy_window_size();
         Ok(Some(console))
     }
@@ -63,11 +80,18 @@ impl Console {
     /// TIOCSWINSZ, which also sends SIGWINCH to the command's foreground process group.
     pub(crate) fn copy_window_size(&self) {
         let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        let ours = if self.input { libc::STDIN_FILENO } else { self.output };
         // SAFETY: TIOCGWINSZ writes one struct winsize into `size`, which lives past the call.
-        if unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCGWINSZ, &mut size) } == 0 {
+        if unsafe { libc::ioctl(ours, libc::TIOCGWINSZ, &mut size) } == 0 {
             // SAFETY: TIOCSWINSZ reads one struct winsize from `size`.
             unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
         }
+    }
+
+    /// Our terminal, where the command's output goes.
+    fn output(&self) -> BorrowedFd<'_> {
+        // SAFETY: fd 1 or 2, which stays open as long as this process lives.
+        unsafe { BorrowedFd::borrow_raw(self.output) }
     }
 
     /// The end we read the command's output from and write its input to.
@@ -76,16 +100,22 @@ impl Console {
     }
 }
 
-// ANCHOR: begin
+/// Whether `fd` is open on a terminal: isatty(3).
+fn is_terminal(fd: i32) -> bool {
+    // SAFETY: isatty only asks the kernel about an fd number; one that is not open is false.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
 /// Whether our stdin is a terminal whose foreground process group is ours. In the background
 /// (`step01-clone sleep 60 &` at a shell), putting the terminal in raw mode would stop us
-/// (SIGTTOU), and reading it would steal the shell's input: we relay nothing there.
+/// (SIGTTOU), and reading it would steal the shell's input: we relay no input there.
 fn at_terminal_in_foreground() -> bool {
     isatty(stdin()).unwrap_or(false) && nix::unistd::tcgetpgrp(stdin()).ok() == Some(nix::unistd::getpgrp())
 }
 
-/// In the child, before anything else: a new session, the pseudo-terminal (if any) as its
-/// controlling terminal and fds 0-2, and a new session keyring.
+// ANCHOR: begin
+/// In the child, before anything else: a new session, the pseudo-terminal (if any) in place
+/// of our terminal, and a new session keyring.
 pub(crate) fn begin(console: Option<&Console>) -> Result<()> {
     // setsid(2): a new session and process group, led by us, with no controlling terminal. The
     // caller's terminal, if any, is no longer ours: TIOCSTI on it fails (EPERM), and /dev/tty
@@ -95,20 +125,28 @@ pub(crate) fn begin(console: Option<&Console>) -> Result<()> {
         // The master is the parent's: the command must not be able to read its own input.
         let _ = nix::unistd::close(console.master.as_raw_fd());
         let slave = console.slave.as_fd();
-        // TIOCSCTTY: a session leader without a terminal takes this one as its controlling
-        // terminal, so the command's shell gets job control, Ctrl-C and Ctrl-Z (ioctl_tty(2)).
-        // SAFETY: TIOCSCTTY takes an int argument (0: steal from no one) and touches no memory.
-        if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
-            return Err(Errno::last()).context("ioctl(TIOCSCTTY) on the new terminal failed");
+        if console.input {
+            // TIOCSCTTY: a session leader without a terminal takes this one as its controlling
+            // terminal, so the command's shell gets job control, Ctrl-C and Ctrl-Z (ioctl_tty(2)).
+            // SAFETY: TIOCSCTTY takes an int argument (0: steal from no one), touches no memory.
+            if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+                return Err(Errno::last()).context("ioctl(TIOCSCTTY) on the new terminal failed");
+            }
+            dup2_stdin(slave).context("dup2(terminal, 0) failed")?;
         }
-        // 0-2 become copies of it, without close-on-exec; the original closes on exec.
-        dup2_stdin(slave).context("dup2(terminal, 0) failed")?;
-        dup2_stdout(slave).context("dup2(terminal, 1) failed")?;
-        dup2_stderr(slave).context("dup2(terminal, 2) failed")?;
-    } else if isatty(stdin()).unwrap_or(false) {
-        // Started in the background at a terminal: that terminal is no longer ours, so nothing
-        // would stop us reading what is typed at it for the shell (or a password prompt). Its
-        // input is not the command's: /dev/null instead, as `docker run` without `-i` gives.
+        // It replaces our terminal on fds 1 and 2 (copies without close-on-exec; the original
+        // closes on exec): the command never holds ours.
+        if is_terminal(libc::STDOUT_FILENO) || console.input {
+            dup2_stdout(slave).context("dup2(terminal, 1) failed")?;
+        }
+        if is_terminal(libc::STDERR_FILENO) || console.input {
+            dup2_stderr(slave).context("dup2(terminal, 2) failed")?;
+        }
+    }
+    if is_terminal(libc::STDIN_FILENO) && !console.is_some_and(|c| c.input) {
+        // Our stdin is a terminal we are in the background of: nothing would stop the command
+        // reading what is typed there for the shell (or a password prompt). It reads /dev/null,
+        // as with `docker run` without `-i`.
         let null = open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
             .context("open(/dev/null) failed")?;
         dup2_stdin(&null).context("dup2(/dev/null, 0) failed")?;
@@ -147,15 +185,22 @@ impl Relay {
     /// Raw mode on our terminal, as `docker run -t` does: every byte we read goes to the
     /// command's terminal as it is, and its line discipline does the rest (echo, line editing,
     /// Ctrl-C into SIGINT, Ctrl-Z into SIGTSTP, for the command's foreground group only).
+    /// Without input, our terminal stays as it is, and we only copy the command's output.
     pub(crate) fn start(console: Console) -> Result<Relay> {
-        let saved = tcgetattr(stdin()).context("tcgetattr(stdin) failed")?;
-        let mut raw = saved.clone();
-        cfmakeraw(&mut raw);
-        tcsetattr(stdin(), SetArg::TCSADRAIN, &raw).context("tcsetattr(stdin, raw) failed")?;
+        let saved = match console.input {
+            true => Some(tcgetattr(stdin()).context("tcgetattr(stdin) failed")?),
+            false => None,
+        };
+        if let Some(saved) = &saved {
+            let mut raw = saved.clone();
+            cfmakeraw(&mut raw);
+            tcsetattr(stdin(), SetArg::TCSADRAIN, &raw).context("tcsetattr(stdin, raw) failed")?;
+        }
         // Never wait for the command to read its input: keystrokes it leaves unread past the
         // terminal's buffer (4 KiB) are dropped, as a terminal drops them, and we keep relaying.
         let _ = nix::fcntl::fcntl(console.master(), nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
-        Ok(Relay { console, saved: Some(saved), stdin_open: true })
+        let stdin_open = console.input;
+        Ok(Relay { console, saved, stdin_open })
     }
 
     /// What to poll: our stdin (while it is open), and the command's terminal.
@@ -175,7 +220,7 @@ impl Relay {
             i = 1;
         }
         if ready(i) {
-            copy(self.console.master(), std::io::stdout().as_fd());
+            copy(self.console.master(), self.console.output());
         }
     }
 
@@ -186,7 +231,7 @@ impl Relay {
 
     /// After the command ended: pass on what it wrote last and is still buffered.
     pub(crate) fn drain(&mut self) {
-        while copy(self.console.master(), std::io::stdout().as_fd()) {}
+        while copy(self.console.master(), self.console.output()) {}
     }
 }
 

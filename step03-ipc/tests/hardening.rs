@@ -116,3 +116,7 @@ fn in_the_background_at_a_terminal() {
 fn unread_input_never_hangs() {
     terminal::unread_input_never_hangs(STEP, &[])
 }
+#[test]
+fn output_terminal_is_not_the_callers() {
+    terminal::output_terminal_is_not_the_callers(STEP, &[])
+}

@@ -147,6 +147,10 @@ fn unread_input_never_hangs() {
     terminal::unread_input_never_hangs(STEP, &[])
 }
 #[test]
+fn output_terminal_is_not_the_callers() {
+    terminal::output_terminal_is_not_the_callers(STEP, &[])
+}
+#[test]
 fn job_control_at_a_terminal_with_init() {
     terminal::job_control(STEP, &["--init"])
 }

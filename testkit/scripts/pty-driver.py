@@ -12,7 +12,7 @@
 #   kill SIG            send signal SIG (a number) to COMMAND
 #   killchild SIG       send it to COMMAND's first child (the step's container)
 #   wait                wait for COMMAND to end (20 s at most)
-# Prints TTYNR, MODES NAME ..., STATUS, ERROR lines, then OUTPUT and everything the terminal
+# Prints TTYNR, RDEV (the terminal's device), MODES NAME ..., STATUS, ERROR lines, then OUTPUT and everything the terminal
 # showed. On any failure it kills what it started (by PID) and says ERROR.
 import fcntl, os, re, select, signal, struct, sys, termios, time
 
@@ -74,6 +74,7 @@ def finish(error=None):
 
 
 report.append("TTYNR %d" % tty_nr(os.fstat(slave).st_rdev))
+report.append("RDEV %d" % os.fstat(slave).st_rdev)
 for action in actions:
     verb, _, arg = action.partition(" ")
     if verb == "winsize":

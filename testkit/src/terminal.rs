@@ -16,6 +16,8 @@ use std::process::{Command, Stdio};
 pub struct Screen {
     /// The terminal's device, as /proc/PID/stat's field 7 spells it.
     pub tty_nr: String,
+    /// The terminal's device number, as stat(2)'s st_rdev.
+    pub rdev: String,
     /// The terminal's modes (termios), by the name the script recorded them under.
     pub modes: BTreeMap<String, String>,
     /// How the command ended (128+N for signal N), if the script waited for it.
@@ -50,6 +52,7 @@ pub fn drive(actions: &[&str], argv: &[String], env: &[(&str, &str)]) -> Screen 
         text.split_once("OUTPUT\n").unwrap_or_else(|| panic!("the driver failed: {out:#?}"));
     let mut screen = Screen {
         tty_nr: String::new(),
+        rdev: String::new(),
         modes: BTreeMap::new(),
         status: None,
         error: None,
@@ -59,6 +62,7 @@ pub fn drive(actions: &[&str], argv: &[String], env: &[(&str, &str)]) -> Screen 
         let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
         match key {
             "TTYNR" => screen.tty_nr = rest.into(),
+            "RDEV" => screen.rdev = rest.into(),
             "STATUS" => screen.status = rest.parse().ok(),
             "ERROR" => screen.error = Some(rest.into()),
             "MODES" => {
@@ -335,5 +339,31 @@ pub fn unread_input_never_hangs(step: Step, args: &[&str]) {
     argv.extend(["sh", "-c", "echo ready; sleep 2"].map(String::from));
     let screen = drive(&["start", "expect ready", "flood 300000", "wait"], &argv, &[]);
     screen.assert_ok();
+    assert_eq!(screen.status, Some(0), "{}", screen.output);
+}
+
+/// Started at a terminal with stdin redirected, the command still never holds the caller's
+/// terminal: on fds 1 and 2 it gets a pseudo-terminal the step copies out of, so it cannot read
+/// what is typed at the caller's, nor write to it after the step ends.
+pub fn output_terminal_is_not_the_callers(step: Step, args: &[&str]) {
+    if !may_run(&step) {
+        return;
+    }
+    let mut argv = ["sh", "-c", "exec \"$@\" </dev/null", "sh"].map(String::from).to_vec();
+    argv.extend(step.argv(args));
+    let show = "import os; print('FD1=%d FD2=%d' % (os.fstat(1).st_rdev, os.fstat(2).st_rdev))";
+    argv.extend(["python3", "-c", show].map(String::from));
+    let screen = drive(&["start", "wait"], &argv, &[]);
+    screen.assert_ok();
+    let line = screen.output.lines().find(|l| l.starts_with("FD1=")).unwrap_or_default();
+    assert!(!line.is_empty(), "{}", screen.output);
+    for fd in ["FD1", "FD2"] {
+        assert!(
+            !line.contains(&format!("{fd}={} ", screen.rdev))
+                && !line.ends_with(&format!("{fd}={}", screen.rdev)),
+            "{fd} is the caller's terminal\n{}",
+            screen.output
+        );
+    }
     assert_eq!(screen.status, Some(0), "{}", screen.output);
 }
