@@ -93,7 +93,7 @@ pub fn run(command: &[CString]) -> Result<Infallible> {
                     std::process::exit(status);
                 }
             }
-            Ok(sig) if crate::process::from_terminal(&info, command_pid) => {
+            Ok(sig) if crate::session::from_terminal(&info, command_pid) => {
                 say!("init: got {sig} from the terminal, which sent it to {name} too");
             }
             Ok(sig) => {

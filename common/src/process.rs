@@ -1,7 +1,7 @@
 //! Starting the child with `clone(2)`, exec'ing the command, and waiting for it.
 
 use crate::report::{report, status_of, Failure};
-use crate::session::{Console, Relay};
+use crate::session::{from_terminal, handles, Console, Relay};
 use crate::{say, Args, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND};
 use anyhow::{Context, Result};
 use nix::errno::Errno;
@@ -11,9 +11,9 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 use nix::sys::resource::{getrlimit, Resource};
 use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{siginfo, SfdFlags, SignalFd};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{execv, getpgid, getpgrp, pipe2, Pid};
+use nix::unistd::{execv, pipe2, Pid};
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -340,8 +340,13 @@ fn relay_until_exit(
         let ready = poll(&mut fds, timeout);
         let revents: Vec<_> = fds.iter().map(PollFd::revents).collect();
         drop(fds);
-        if let (Ok(1..), Some(relay)) = (&ready, relay.as_mut()) {
-            relay.copy_ready(&revents[relayed..]);
+        let typed = match (&ready, relay.as_mut()) {
+            (Ok(1..), Some(relay)) => relay.copy_ready(&revents[relayed..]),
+            _ => None,
+        };
+        if let Some(sig) = typed.filter(|&sig| !handles(child, sig)) {
+            say!("parent: {sig} typed; the container ignores it, so SIGKILL in {:?}", args.stop_timeout);
+            kill_at.get_or_insert(Instant::now() + args.stop_timeout);
         }
         let command_starts = starts.is_some() && revents[1].is_some_and(|r| !r.is_empty());
         if command_starts {
@@ -385,15 +390,4 @@ fn relay_until_exit(
             kill_at.get_or_insert(Instant::now() + args.stop_timeout);
         }
     }
-}
-
-/// Whether the terminal sent this signal (Ctrl-C, Ctrl-\\) to a process group that `child` is
-/// in too: the kernel then delivered it to the child as well, and forwarding it would deliver
-/// it twice. The kernel marks signals it sends itself with `si_code` SI_KERNEL.
-/// A step's child leads a session of its own (setsid), so for the step this holds only before
-/// the child got there: afterwards the terminal signals the step alone, and it forwards. It
-/// matters to `--init`, whose command shares its process group.
-pub(crate) fn from_terminal(info: &siginfo, child: Pid) -> bool {
-    const SI_KERNEL: i32 = 0x80;
-    info.ssi_code == SI_KERNEL && getpgid(Some(child)).ok() == Some(getpgrp())
 }

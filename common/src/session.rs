@@ -27,8 +27,13 @@ use nix::fcntl::{open, OFlag};
 use nix::libc;
 use nix::poll::{PollFd, PollFlags};
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::siginfo;
 use nix::sys::stat::Mode;
-use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use nix::sys::termios::{
+    cfmakeraw, tcgetattr, tcsetattr, LocalFlags, SetArg, SpecialCharacterIndices, Termios,
+};
+use nix::unistd::Pid;
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, isatty, setsid};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
@@ -209,19 +214,38 @@ impl Relay {
         stdin.into_iter().chain([PollFd::new(self.console.master(), PollFlags::POLLIN)]).collect()
     }
 
-    /// Copy what is ready, after poll said so: our stdin to the command, its output to our stdout.
-    pub(crate) fn copy_ready(&mut self, revents: &[Option<PollFlags>]) {
+    /// Copy what is ready, after poll said so: our stdin to the command, its output to ours.
+    /// Returns SIGINT or SIGQUIT if the input held the key that sends it (Ctrl-C, Ctrl-\\).
+    pub(crate) fn copy_ready(&mut self, revents: &[Option<PollFlags>]) -> Option<Signal> {
         let ready = |i: usize| revents.get(i).copied().flatten().is_some_and(|r| !r.is_empty());
-        let mut i = 0;
-        if self.stdin_open {
-            if ready(0) && !copy(stdin(), self.console.master()) {
-                self.stdin_open = false; // our terminal hung up: nothing more to read from it
+        let mut typed = None;
+        if self.stdin_open && ready(0) {
+            let mut buf = [0u8; 4096];
+            match nix::unistd::read(stdin(), &mut buf) {
+                Ok(0) | Err(_) => self.stdin_open = false, // our terminal hung up
+                Ok(n) => {
+                    typed = self.signal_key(&buf[..n]);
+                    write_all(self.console.master(), &buf[..n]);
+                }
             }
-            i = 1;
         }
-        if ready(i) {
+        if ready(usize::from(self.stdin_open)) {
             copy(self.console.master(), self.console.output());
         }
+        typed
+    }
+
+    /// The signal the command's terminal sends for one of these keystrokes, if it sends one.
+    fn signal_key(&self, typed: &[u8]) -> Option<Signal> {
+        let modes = tcgetattr(self.console.master()).ok()?;
+        let keys = [
+            (SpecialCharacterIndices::VINTR, Signal::SIGINT),
+            (SpecialCharacterIndices::VQUIT, Signal::SIGQUIT),
+        ];
+        let signals = modes.local_flags.contains(LocalFlags::ISIG);
+        keys.into_iter()
+            .find(|(key, _)| signals && typed.contains(&modes.control_chars[*key as usize]))
+            .map(|(_, s)| s)
     }
 
     /// SIGWINCH: our terminal changed size; give the command's the same.
@@ -252,11 +276,15 @@ fn stdin() -> BorrowedFd<'static> {
 /// Read what `from` has (once) and write all of it to `to`. False at end of file or error.
 fn copy(from: BorrowedFd, to: BorrowedFd) -> bool {
     let mut buf = [0u8; 4096];
-    let n = match nix::unistd::read(from, &mut buf) {
-        Ok(0) | Err(_) => return false,
-        Ok(n) => n,
-    };
-    let mut rest = &buf[..n];
+    match nix::unistd::read(from, &mut buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => write_all(to, &buf[..n]),
+    }
+}
+
+/// Write all of `bytes` to `to`, or as much as a full terminal takes. False on error.
+fn write_all(to: BorrowedFd, bytes: &[u8]) -> bool {
+    let mut rest = bytes;
     while !rest.is_empty() {
         match nix::unistd::write(to, rest) {
             Ok(written) => rest = &rest[written..],
@@ -266,4 +294,26 @@ fn copy(from: BorrowedFd, to: BorrowedFd) -> bool {
         }
     }
     true
+}
+
+/// Whether `child` catches or blocks `sig`: if neither, and it is a PID 1, the kernel drops the
+/// signal its terminal sends it (pid_namespaces(7)), and only our SIGKILL will end it.
+pub(crate) fn handles(child: Pid, sig: Signal) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap_or_default();
+    let mask = |field: &str| {
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_default();
+        u64::from_str_radix(line[field.len()..].trim(), 16).unwrap_or(0)
+    };
+    (mask("SigCgt:") | mask("SigBlk:")) & (1 << (sig as u64 - 1)) != 0
+}
+
+/// Whether the terminal sent this signal (Ctrl-C, Ctrl-\\) to a process group that `child` is
+/// in too: the kernel then delivered it to the child as well, and forwarding it would deliver
+/// it twice. The kernel marks signals it sends itself with `si_code` SI_KERNEL.
+/// A step's child leads a session of its own (setsid), so for the step this holds only before
+/// the child got there: afterwards the terminal signals the step alone, and it forwards. It
+/// matters to `--init`, whose command shares its process group.
+pub(crate) fn from_terminal(info: &siginfo, child: Pid) -> bool {
+    const SI_KERNEL: i32 = 0x80;
+    info.ssi_code == SI_KERNEL && nix::unistd::getpgid(Some(child)).ok() == Some(nix::unistd::getpgrp())
 }

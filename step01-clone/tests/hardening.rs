@@ -120,3 +120,7 @@ fn unread_input_never_hangs() {
 fn output_terminal_is_not_the_callers() {
     terminal::output_terminal_is_not_the_callers(STEP, &[])
 }
+#[test]
+fn ctrl_c_ends_what_ignores_it() {
+    terminal::ctrl_c_ends_what_ignores_it(STEP, &[])
+}

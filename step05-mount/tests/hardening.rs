@@ -170,6 +170,10 @@ fn output_terminal_is_not_the_callers() {
     terminal::output_terminal_is_not_the_callers(STEP, &[])
 }
 #[test]
+fn ctrl_c_ends_what_ignores_it() {
+    terminal::ctrl_c_ends_what_ignores_it(STEP, &[])
+}
+#[test]
 fn job_control_at_a_terminal_with_init() {
     terminal::job_control(STEP, &["--init"])
 }

@@ -367,3 +367,18 @@ pub fn output_terminal_is_not_the_callers(step: Step, args: &[&str]) {
     }
     assert_eq!(screen.status, Some(0), "{}", screen.output);
 }
+
+/// Ctrl-C typed at the terminal ends a command that does not handle SIGINT: before step04 the
+/// signal kills it (130); from step04 on it is a PID 1, which the kernel spares, so the step
+/// sends SIGKILL after --stop-timeout (137), as it does for a signal it forwards.
+pub fn ctrl_c_ends_what_ignores_it(step: Step, args: &[&str]) {
+    if !may_run(&step) {
+        return;
+    }
+    let args: Vec<&str> = ["--stop-timeout", "1"].into_iter().chain(args.iter().copied()).collect();
+    let mut argv = step.argv(&args);
+    argv.extend(["sh", "-c", "echo ready; exec sleep 30"].map(String::from));
+    let screen = drive(&["start", "expect ready", "pause 0.3", "send \\x03", "wait"], &argv, &[]);
+    screen.assert_ok();
+    assert!(matches!(screen.status, Some(130 | 137)), "{}", screen.output);
+}
