@@ -7,8 +7,9 @@
 use anyhow::{anyhow, bail, Result};
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::sync::OnceLock;
 use std::time::Duration;
+
+pub use crate::program::{invoked_as, program};
 
 /// What a step says about itself in `--help`, and the options it accepts.
 pub struct Step {
@@ -33,7 +34,7 @@ pub struct Opt {
 /// The parsed command line.
 #[derive(Debug)]
 pub struct Args {
-    /// The command and its arguments, ready for [`crate::exec`].
+    /// The command and its arguments, ready for `common::exec`.
     pub command: Vec<CString>,
     /// How long to wait after forwarding a signal before sending SIGKILL (`--stop-timeout`).
     pub stop_timeout: Duration,
@@ -52,7 +53,7 @@ impl Args {
     }
 }
 
-/// `--init`, which steps 04 on accept: see [`crate::init`].
+/// `--init`, which steps 04 on accept: see `common::init`.
 pub const INIT: Opt = Opt {
     name: "--init",
     value: None,
@@ -84,26 +85,11 @@ const COMMON_OPTIONS: &[Opt] = &[
     Opt { name: "--help", value: None, help: "print this help and exit" },
 ];
 
-static PROGRAM: OnceLock<&'static str> = OnceLock::new();
-static INVOKED_AS: OnceLock<String> = OnceLock::new();
-
-/// The step's name, for messages (`step02-uts`).
-pub fn program() -> &'static str {
-    PROGRAM.get().copied().unwrap_or("step")
-}
-
-/// How the user started us (argv\[0\]), for advice such as `sudo target/debug/step02-uts`.
-pub fn invoked_as() -> &'static str {
-    INVOKED_AS.get().map_or(program(), String::as_str)
-}
-
 /// Parse the process's arguments for `step`. Prints help and exits 0 on `--help`;
 /// prints one line and exits 125 on a usage error.
 pub fn parse(step: &'static Step) -> Args {
-    let _ = PROGRAM.set(step.name);
     let mut argv = std::env::args_os();
-    let argv0 = argv.next().map(|a| a.to_string_lossy().into_owned());
-    let _ = INVOKED_AS.set(argv0.unwrap_or_else(|| step.name.to_string()));
+    crate::program::set(step.name, argv.next().map(|a| a.to_string_lossy().into_owned()));
     let parsed = parse_from(step, argv).and_then(|args| {
         // --pid-file's directory is checked now, so that a bad one stops us before anything runs.
         match args.as_ref().and_then(|a| a.value("--pid-file")) {

@@ -80,7 +80,7 @@ pub fn run(command: &[CString]) -> Result<Infallible> {
                 // Without our signalfd we cannot be an init; end, and the kernel ends the rest.
                 crate::report::line_to_stderr(&format!(
                     "{}: error: init: reading signals failed: {errno}\n",
-                    crate::cli::program()
+                    crate::program::program()
                 ));
                 let _ = kill(command_pid, Signal::SIGKILL);
                 std::process::exit(crate::EXIT_STEP_FAILED);
@@ -93,7 +93,7 @@ pub fn run(command: &[CString]) -> Result<Infallible> {
                     std::process::exit(status);
                 }
             }
-            Ok(sig) if crate::process::from_terminal(&info, command_pid) => {
+            Ok(sig) if crate::session::from_terminal(&info, command_pid) => {
                 say!("init: got {sig} from the terminal, which sent it to {name} too");
             }
             Ok(sig) => {

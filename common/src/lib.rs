@@ -10,7 +10,11 @@
 //! - [`exec`]: the command with fds 0-2 only and default signals, looked up in `PATH`, with
 //!   the exit codes a shell uses (127 not found, 126 not executable);
 //! - [`wait_for`]: wait for the child, forward signals to it, turn its end into our exit status;
+//! - `session`: what every command gets instead of the caller's session: setsid(2), a
+//!   pseudo-terminal of its own when we were given a terminal (relayed by [`wait_for`]), and a
+//!   new session keyring;
 //! - [`say!`] for narration on stderr, and [`exit_with`] to print an error as one line;
+//!   `program` holds the name those lines start with;
 //! - [`userns::explain`]: why a user namespace could not be made here, from the sysctls;
 //! - [`netlink`]: make and look at interfaces, addresses and routes without starting `ip`;
 //! - [`init::run`]: `--init`, a minimal PID 1 that forwards signals and reaps orphans.
@@ -22,7 +26,9 @@ pub mod init;
 pub mod netlink;
 mod pidfile;
 mod process;
+mod program;
 mod report;
+mod session;
 pub mod userns;
 
 pub use cli::{Args, Opt, Step};

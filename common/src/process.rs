@@ -1,6 +1,7 @@
 //! Starting the child with `clone(2)`, exec'ing the command, and waiting for it.
 
 use crate::report::{report, status_of, Failure};
+use crate::session::{from_terminal, handles, Console, Relay};
 use crate::{say, Args, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND};
 use anyhow::{Context, Result};
 use nix::errno::Errno;
@@ -10,15 +11,16 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 use nix::sys::resource::{getrlimit, Resource};
 use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{siginfo, SfdFlags, SignalFd};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{execv, getpgid, getpgrp, pipe2, Pid};
+use nix::unistd::{execv, pipe2, Pid};
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The size of the child's stack: 1 MiB, as the article's `char container_stack[1024*1024]`.
@@ -55,11 +57,13 @@ pub fn flag_names(flags: CloneFlags, exit_signal: Option<Signal>) -> String {
 ///   them from a signalfd, so none is lost or kills the parent in between.
 /// - A second pipe, the other way, on which the child says "the command starts now", for
 ///   `--pid-file`: the parent writes the file when the container is set up, not before.
+/// - When our stdin is a terminal, a new one for the command (see common/src/session.rs).
 pub struct Lifeline {
     parent_alive: OwnedFd,
     parent_alive_w: OwnedFd,
     command_starts: OwnedFd,
     command_starts_w: OwnedFd,
+    console: Option<Console>,
 }
 
 /// In the child: the write end of the "command starts" pipe, which [`exec`] writes to.
@@ -68,14 +72,18 @@ static COMMAND_STARTS_W: AtomicI32 = AtomicI32::new(-1);
 static COMMAND_STARTS: AtomicI32 = AtomicI32::new(-1);
 /// In the child: the read end of the "parent alive" pipe, for [`die_with_parent_again`].
 static PARENT_ALIVE: AtomicI32 = AtomicI32::new(-1);
+/// In the parent: the command's terminal, if it has one, which [`wait_for`] relays.
+static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
 
 impl Lifeline {
-    /// Make the two pipes and block the forwarded signals. Call it just before `clone`.
+    /// Make the two pipes (and the terminal), and block the forwarded signals. Call it just
+    /// before `clone`.
     pub fn new() -> Result<Lifeline> {
         let (parent_alive, parent_alive_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
         let (command_starts, command_starts_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
+        let console = Console::open_if_terminal()?;
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded()), None).context("sigprocmask() failed")?;
-        Ok(Lifeline { parent_alive, parent_alive_w, command_starts, command_starts_w })
+        Ok(Lifeline { parent_alive, parent_alive_w, command_starts, command_starts_w, console })
     }
 
     /// In the child, first thing: ask to die with the parent, then run `child`. Returns the
@@ -95,7 +103,8 @@ impl Lifeline {
         if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
             return crate::EXIT_STEP_FAILED as isize; // the parent died before we asked
         }
-        match child() {
+        // A session of our own, so that the caller's terminal and keys are not the command's.
+        match crate::session::begin(self.console.as_ref()).and_then(|()| child()) {
             Ok(never) => match never {},
             Err(err) => {
                 report(&err);
@@ -110,6 +119,7 @@ impl Lifeline {
         std::mem::forget(self.parent_alive_w);
         COMMAND_STARTS.store(self.command_starts.into_raw_fd(), Ordering::Relaxed);
         drop(self.command_starts_w); // the child's end: its last copy closes when the command starts
+        *CONSOLE.lock().unwrap_or_else(|e| e.into_inner()) = self.console;
         cloned.map_err(|errno| {
             let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&forwarded()), None);
             CloneFailed { errno, flags }.into()
@@ -131,9 +141,10 @@ pub fn die_with_parent_again() -> Result<()> {
     Ok(())
 }
 
-/// The signals the parent forwards, and SIGCHLD, which tells it the child ended.
+/// The signals the parent forwards, SIGCHLD, which tells it the child ended, and SIGWINCH,
+/// which tells it our terminal changed size.
 fn forwarded() -> SigSet {
-    FORWARDED.into_iter().chain([Signal::SIGCHLD]).collect()
+    FORWARDED.into_iter().chain([Signal::SIGCHLD, Signal::SIGWINCH]).collect()
 }
 
 /// The error [`Lifeline::started`] returns when `clone(2)` failed, so that a step can explain it.
@@ -287,10 +298,37 @@ fn default_signals() -> Result<()> {
 /// A PID 1 ignores signals it has no handler for, so if the container is still running
 /// `--stop-timeout` after a forwarded signal, we send SIGKILL, as `docker stop` does.
 pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
-    let mask: SigSet = FORWARDED.into_iter().chain([Signal::SIGCHLD]).collect();
     // Made after clone, so the child never has it; the signals are already blocked.
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    let signals = SignalFd::with_flags(&forwarded(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .context("signalfd() failed")?;
+    // With a terminal: ours in raw mode until we return, relayed to the command's.
+    let console = CONSOLE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let mut relay = console.map(Relay::start).transpose()?;
+    let status = relay_until_exit(child, args, &signals, relay.as_mut());
+    if let (Ok(_), Some(relay)) = (&status, relay.as_mut()) {
+        relay.drain();
+    }
+    drop(relay); // our terminal as it was, before we narrate
+    match status? {
+        WaitStatus::Signaled(_, sig, _) => {
+            say!("parent: container was killed by {sig}; our status is {}", 128 + sig as i32);
+            Ok(128 + sig as i32)
+        }
+        WaitStatus::Exited(_, status) => {
+            say!("parent: container exited with status {status}");
+            Ok(status)
+        }
+        other => Err(anyhow::anyhow!("waitpid({child}) returned {other:?}")),
+    }
+}
+
+/// The loop of [`wait_for`]: until the child ends, forward signals and relay the terminal.
+fn relay_until_exit(
+    child: Pid,
+    args: &Args,
+    signals: &SignalFd,
+    mut relay: Option<&mut Relay>,
+) -> Result<WaitStatus> {
     let mut kill_at: Option<Instant> = None;
     // The PID file, removed when dropped, as we return.
     let mut _pid_file = None;
@@ -301,14 +339,7 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
     });
     loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, status)) => {
-                say!("parent: container exited with status {status}");
-                return Ok(status);
-            }
-            Ok(WaitStatus::Signaled(_, sig, _)) => {
-                say!("parent: container was killed by {sig}; our status is {}", 128 + sig as i32);
-                return Ok(128 + sig as i32);
-            }
+            Ok(ended @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(ended),
             Ok(_) | Err(Errno::EINTR) => {}
             Err(errno) => return Err(anyhow::anyhow!("waitpid({child}) failed: {errno}")),
         }
@@ -321,8 +352,20 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
         };
         let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
         fds.extend(starts.as_ref().map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN)));
+        let relayed = fds.len();
+        fds.extend(relay.as_ref().map(|r| r.poll_fds()).unwrap_or_default());
         let ready = poll(&mut fds, timeout);
-        let command_starts = fds.get(1).and_then(PollFd::revents).is_some_and(|r| !r.is_empty());
+        let revents: Vec<_> = fds.iter().map(PollFd::revents).collect();
+        drop(fds);
+        let typed = match (&ready, relay.as_mut()) {
+            (Ok(1..), Some(relay)) => relay.copy_ready(&revents[relayed..]),
+            _ => None,
+        };
+        if let Some(sig) = typed.filter(|&sig| !handles(child, sig)) {
+            say!("parent: {sig} typed; the container ignores it, so SIGKILL in {:?}", args.stop_timeout);
+            kill_at.get_or_insert(Instant::now() + args.stop_timeout);
+        }
+        let command_starts = starts.is_some() && revents[1].is_some_and(|r| !r.is_empty());
         if command_starts {
             // A byte: the command starts now. End of file: the child ended before it got there.
             let fd = starts.take().expect("polled");
@@ -349,7 +392,10 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
             let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
                 continue;
             };
-            if sig == Signal::SIGCHLD {
+            if let (Signal::SIGWINCH, Some(relay)) = (sig, relay.as_ref()) {
+                relay.resize();
+            }
+            if sig == Signal::SIGCHLD || sig == Signal::SIGWINCH {
                 continue;
             }
             if from_terminal(&info, child) {
@@ -361,12 +407,4 @@ pub fn wait_for(child: Pid, args: &Args) -> Result<i32> {
             kill_at.get_or_insert(Instant::now() + args.stop_timeout);
         }
     }
-}
-
-/// Whether the terminal sent this signal (Ctrl-C, Ctrl-\\) to a process group that `child` is
-/// in too: the kernel then delivered it to the child as well, and forwarding it would deliver
-/// it twice. The kernel marks signals it sends itself with `si_code` SI_KERNEL.
-pub(crate) fn from_terminal(info: &siginfo, child: Pid) -> bool {
-    const SI_KERNEL: i32 = 0x80;
-    info.ssi_code == SI_KERNEL && getpgid(Some(child)).ok() == Some(getpgrp())
 }

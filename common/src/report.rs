@@ -1,6 +1,6 @@
 //! Narration, errors as one line, exit statuses, and the privilege check.
 
-use crate::cli;
+use crate::program::{invoked_as, program};
 use anyhow::Result;
 use caps::{CapSet, Capability};
 use std::fmt;
@@ -20,7 +20,7 @@ pub fn narrating() -> bool {
 /// Print one line of narration to stderr (use the [`say!`](crate::say) macro).
 pub fn narrate(line: fmt::Arguments) {
     if !QUIET.load(Ordering::Relaxed) {
-        line_to_stderr(&format!("[{}] {line}\n", cli::program()));
+        line_to_stderr(&format!("[{}] {line}\n", program()));
     }
 }
 
@@ -57,7 +57,7 @@ pub(crate) fn status_of(err: &anyhow::Error) -> i32 {
 /// We print it ourselves with `{:#}` rather than returning it from `main`: returning it would
 /// print a debug dump, and a backtrace wherever `RUST_BACKTRACE` is set.
 pub(crate) fn report(err: &anyhow::Error) {
-    line_to_stderr(&format!("{}: error: {err:#}\n", cli::program()));
+    line_to_stderr(&format!("{}: error: {err:#}\n", program()));
 }
 
 /// Write a whole line with one write(2), so that lines from the parent and the child, which
@@ -97,15 +97,15 @@ pub fn require_cap(cap: Capability) -> Result<()> {
             "{} needs {cap} to create its namespaces, and this process is uid 0 without it: it is \
              not the host's real root (a user namespace's, or one whose capabilities were \
              dropped); run it as the host's root, or try step06-user, which needs no root",
-            cli::program(),
+            program(),
         )
     }
     anyhow::bail!(
         "{} needs {cap} to create its namespaces, and this process (uid {}) does not have it: \
          run it as root (sudo {}), or in a sandbox of your own (cargo xtask sandbox), \
          or try step06-user, which needs no root",
-        cli::program(),
+        program(),
         nix::unistd::geteuid(),
-        cli::invoked_as(),
+        invoked_as(),
     )
 }

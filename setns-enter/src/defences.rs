@@ -101,3 +101,26 @@ pub fn become_root_of_user_namespace(pid: u32) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: root
+
+// ANCHOR: environment
+/// The environment the command starts with: `PATH`, `TERM` and `HOME=/root`, nothing else of
+/// ours, as sudo's `env_reset` and `docker exec` do.
+///
+/// The command runs code of the container's, and the container's root may read the
+/// environment of any of its processes in `/proc/PID/environ`: whatever we exported (a
+/// token, a proxy password, `SSH_AUTH_SOCK`, `LD_PRELOAD` of our own) would be theirs. `TERM`
+/// only says what our terminal understands, so it stays, if it looks like a terminal's name.
+/// `HOME` is the container's root's home, not ours. (The session keyring we had is not the
+/// command's either: `common` gives every command a new one, see keyrings(7).)
+pub fn minimal_environment() -> Vec<(&'static str, String)> {
+    let term = std::env::var("TERM").ok().filter(|t| {
+        !t.is_empty() && t.len() < 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+    });
+    let mut env = vec![("PATH", SECURE_PATH.to_string()), ("HOME", "/root".to_string())];
+    env.extend(term.map(|t| ("TERM", t)));
+    env
+}
+
+/// The PATH sudo gives root (Debian's `secure_path`): the system's directories only.
+const SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+// ANCHOR_END: environment

@@ -17,8 +17,9 @@
 //! container's `cgroup.procs`.
 //!
 //! And the process that enters brings nothing of ours in: it becomes the root of the
-//! container's user namespace (not host root), cannot be ptraced, and the command gets fds 0-2
-//! and default signals only. `defences.rs` says why each is needed.
+//! container's user namespace (not host root), cannot be ptraced, and the command gets fds 0-2,
+//! default signals, a minimal environment, a new session keyring, and, at a terminal, a
+//! terminal of its own instead of ours. `defences.rs` says why each is needed.
 //!
 //! Try, in a root shell (`sudo -s`): `target/debug/step04-pid --pid-file /run/c.pid sleep 1000 &`,
 //! then `target/debug/setns-enter $(cat /run/c.pid) sh -c 'hostname; echo $$'`.
@@ -192,5 +193,13 @@ fn run_command(args: &Args) -> Result<Infallible> {
     // After setns into a mount namespace the kernel puts our root and working directory at
     // that namespace's root, so paths resolve inside the container; start at its /.
     std::env::set_current_dir("/").context("chdir(\"/\") failed")?;
+    // Nothing of our environment but what defences::minimal_environment keeps.
+    let keep = defences::minimal_environment();
+    for (name, _) in std::env::vars_os() {
+        std::env::remove_var(name);
+    }
+    for (name, value) in keep {
+        std::env::set_var(name, value);
+    }
     common::exec(&args.command)
 }

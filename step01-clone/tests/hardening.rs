@@ -2,7 +2,7 @@
 //! and run ten copies at once. Each test is one line: a check of testkit's, in the file of the
 //! lesson that brought it (`testkit::clone_signals`, `testkit::pid`, `testkit::mount`...).
 
-use testkit::{clone, clone_caller, clone_signals, mount, Step};
+use testkit::{clone, clone_caller, clone_signals, mount, terminal, Step};
 
 const STEP: Step = Step::new(env!("CARGO_BIN_EXE_step01-clone"));
 
@@ -73,4 +73,55 @@ fn exec_format_error() {
 #[test]
 fn ctrl_c_arrives_once() {
     clone_signals::ctrl_c_arrives_once(STEP, &[])
+}
+
+// At a terminal: the command gets one of its own, so it cannot type into the caller's (TIOCSTI);
+// job control, window size, exit statuses, and the caller's terminal modes restored.
+#[test]
+fn tiocsti_stays_inside() {
+    terminal::tiocsti_stays_inside(STEP, &[])
+}
+#[test]
+fn a_terminal_of_its_own() {
+    terminal::a_terminal_of_its_own(STEP, &[])
+}
+#[test]
+fn job_control_at_a_terminal() {
+    terminal::job_control(STEP, &[])
+}
+#[test]
+fn terminal_modes_restored() {
+    terminal::modes_restored(STEP, &[])
+}
+#[test]
+fn window_size_passes_through() {
+    terminal::window_size(STEP, &[])
+}
+#[test]
+fn exit_statuses_at_a_terminal() {
+    terminal::exit_statuses_at_terminal(STEP, &[])
+}
+#[test]
+fn ctrl_c_once_without_a_terminal_of_its_own() {
+    terminal::ctrl_c_once_without_pty(STEP, &[])
+}
+#[test]
+fn new_session_keyring() {
+    terminal::new_session_keyring(STEP, &[])
+}
+#[test]
+fn in_the_background_at_a_terminal() {
+    terminal::in_the_background(STEP, &[])
+}
+#[test]
+fn unread_input_never_hangs() {
+    terminal::unread_input_never_hangs(STEP, &[])
+}
+#[test]
+fn output_terminal_is_not_the_callers() {
+    terminal::output_terminal_is_not_the_callers(STEP, &[])
+}
+#[test]
+fn ctrl_c_ends_what_ignores_it() {
+    terminal::ctrl_c_ends_what_ignores_it(STEP, &[])
 }

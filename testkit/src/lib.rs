@@ -32,6 +32,7 @@ pub mod replay;
 pub mod root_started;
 pub mod step;
 pub mod time;
+pub mod terminal;
 pub mod tmp;
 pub mod user;
 pub mod uts;
