@@ -11,7 +11,9 @@
 //! The limit sits one level above the container's cgroup, `step08-cgroup-PID/container`:
 //! a container that is root in its own user namespace may mount the cgroup filesystem again,
 //! read-write, but it can reach only its namespace's root and below, never the limit.
+//! `--memory` and `--cpus` (limits.rs) add their files and hierarchies to the same places.
 
+use crate::limits;
 use anyhow::{anyhow, bail, Context, Result};
 use common::{say, Args};
 use nix::errno::Errno;
@@ -24,9 +26,9 @@ use nix::unistd::{access, geteuid, getpid, AccessFlags, Pid};
 use std::path::{Path, PathBuf};
 
 /// The name of the container's cgroup, inside the one that holds the limit.
-const CONTAINER: &str = "container";
+pub const CONTAINER: &str = "container";
 /// Where root puts its cgroups in the v2 hierarchy (see [`v2_parent`]).
-const TOP: &str = "namespaces-tutorial";
+pub const TOP: &str = "namespaces-tutorial";
 /// pids.max takes at most the kernel's largest PID (PID_MAX_LIMIT).
 const PIDS_MAX_LIMIT: u32 = 4_194_304;
 
@@ -34,21 +36,22 @@ const PIDS_MAX_LIMIT: u32 = 4_194_304;
 /// The cgroups the parent made for the container, one per hierarchy it uses; removed when the
 /// container has ended (or when this is dropped, on any early return).
 pub struct Cgroup {
-    made: Vec<Made>,
+    pub made: Vec<Made>,
 }
 
 /// Where one cgroup of the container's goes: the hierarchy's mount point, how /proc/PID/cgroup
 /// names that hierarchy (`0::` for v2, `pids:` for v1's), the parent directory, and the limit.
-struct Place {
-    mount: PathBuf,
-    label: &'static str,
-    parent: PathBuf,
-    limit: Option<u32>,
+pub struct Place {
+    pub mount: PathBuf,
+    pub label: &'static str,
+    pub parent: PathBuf,
+    pub limit: Option<u32>,
+    pub settings: Vec<limits::Setting>,
 }
 
 /// A cgroup we made: its directory, and its name as /proc/PID/cgroup spells it, for narration.
-struct Made {
-    dir: PathBuf,
+pub struct Made {
+    pub dir: PathBuf,
     shown: String,
 }
 
@@ -64,15 +67,17 @@ impl Cgroup {
         let mut places = Vec::new();
         if let (Some(mount), Some(_)) = (v1_pids.clone(), max) {
             let parent = own_dir(&mount, Some("pids"))?;
-            places.push(Place { mount, label: "pids:", parent, limit: max });
+            places.push(Place { mount, label: "pids:", parent, limit: max, settings: Vec::new() });
         }
         if let Some(mount) = hierarchy("cgroup2", None) {
             let limit = if v1_pids.is_none() { max } else { None };
-            places.push(Place { parent: v2_parent(&mount)?, mount, label: "0::", limit });
+            let parent = v2_parent(&mount)?;
+            places.push(Place { mount, label: "0::", parent, limit, settings: Vec::new() });
         }
         if max.is_some() && !places.iter().any(|place| place.limit.is_some()) {
             bail!("--pids-max: this kernel has no pids controller mounted (see /proc/cgroups)");
         }
+        limits::place(args, &mut places)?;
         let mut cgroup = Cgroup { made: Vec::new() };
         for place in places {
             if access(&place.parent, AccessFlags::W_OK).is_err() {
@@ -135,6 +140,7 @@ fn make(place: &Place) -> Result<Made> {
         Some(max) => write(&dir.join("pids.max"), &max.to_string()),
         None => Ok(()),
     };
+    let filled = filled.and_then(|()| limits::apply(&dir, &place.settings));
     if let Err(err) = filled.and_then(|()| mkdir(&dir.join(CONTAINER))) {
         let _ = remove_tree(&dir);
         return Err(err);
@@ -228,7 +234,7 @@ fn pids_max(args: &Args) -> Result<Option<u32>> {
 
 /// The mount point of a cgroup hierarchy, from /proc/self/mountinfo: the last mount of type
 /// `fstype` (whose options name `controller`, for v1), the one a path there reaches.
-fn hierarchy(fstype: &str, controller: Option<&str>) -> Option<PathBuf> {
+pub fn hierarchy(fstype: &str, controller: Option<&str>) -> Option<PathBuf> {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     mounts.lines().rev().find_map(|line| {
         // ID PARENT MAJOR:MINOR ROOT MOUNT-POINT OPTIONS... - TYPE SOURCE SUPER-OPTIONS
@@ -241,7 +247,7 @@ fn hierarchy(fstype: &str, controller: Option<&str>) -> Option<PathBuf> {
 
 /// Our own cgroup's directory in the hierarchy mounted at `mount`, from /proc/self/cgroup:
 /// the line `0::PATH` for v2, `N:pids:PATH` for the v1 pids hierarchy.
-fn own_dir(mount: &Path, controller: Option<&str>) -> Result<PathBuf> {
+pub fn own_dir(mount: &Path, controller: Option<&str>) -> Result<PathBuf> {
     let ours = std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup failed")?;
     for line in ours.lines() {
         // HIERARCHY-ID:CONTROLLERS:PATH
@@ -267,7 +273,7 @@ fn mkdir(dir: &Path) -> Result<()> {
 }
 
 /// Write `value` to a cgroup file, with an error that names both.
-fn write(path: &Path, value: &str) -> Result<()> {
+pub fn write(path: &Path, value: &str) -> Result<()> {
     std::fs::write(path, value).with_context(|| format!("writing '{value}' to {} failed", path.display()))
 }
 

@@ -1,12 +1,14 @@
-//! # Step 09: the time namespace, the one clone() cannot make
+//! # Step 10: memory and CPU limits, in the container's cgroup
 //!
-//! A time namespace shifts the clocks that count from boot (`uptime`), not the wall clock. Its
-//! flag shares clone()'s bits with the exit signal, so the child makes it with unshare(2),
-//! writes the offsets and joins it, in the order the kernel demands: see `timens.rs`.
+//! The cgroup step08 makes for the container now limits what it uses: `--memory SIZE` (past
+//! it, the kernel's OOM killer ends a process) and `--cpus N` (a share of a CPU's time). The
+//! parent writes the limits before the child runs, and says what it used once it has ended:
+//! see `limits.rs`.
 //!
-//! `target/debug/step09-time --uptime-offset 86400000 sh -c 'uptime; date'`
+//! `sudo unshare --net target/debug/step10-limits --cpus 0.2 sh -c 'while :; do :; done'`
 
 mod cgroup;
+mod limits;
 mod net;
 mod rootfs;
 mod timens;
@@ -23,10 +25,10 @@ use std::path::Path;
 
 const STEP: Step = Step {
     name: "step10-limits",
-    about: "Starts COMMAND as step08-cgroup does, in a time namespace of its own: its uptime and\n\
-            monotonic clock run --uptime-offset seconds ahead of the host's; its date does not.\n\
-            Try it inside a throwaway network namespace: sudo unshare --net step09-time",
-    needs: "root for the network link and the cgroup; without it, lo only and the cgroup namespace only",
+    about: "Starts COMMAND as step09-time does, with limits on what its cgroup may use: --memory\n\
+            (past it, the kernel's OOM killer ends a process) and --cpus (a share of CPU time).\n\
+            Try it inside a throwaway network namespace: sudo unshare --net step10-limits",
+    needs: "root for the network link, the cgroup and its limits; without it, lo only, no limits",
     options: &[
         common::cli::ROOTFS,
         common::cli::INIT,
@@ -39,6 +41,12 @@ const STEP: Step = Step {
         },
         Opt { name: "--pids-max", value: Some("N"), help: "at most N processes in the container" },
         Opt { name: "--uptime-offset", value: Some("SECS"), help: "added to the uptime (default 1000 days)" },
+        Opt {
+            name: "--memory",
+            value: Some("SIZE"),
+            help: "at most SIZE bytes of memory (k, m, g), no swap",
+        },
+        Opt { name: "--cpus", value: Some("N"), help: "at most N CPUs' time, e.g. 0.2 for a fifth of one" },
     ],
 };
 
@@ -148,6 +156,7 @@ fn start_container(args: &Args) -> Result<i32> {
     }
     maps.go()?;
     let status = common::wait_for(child, args);
+    limits::report(args, &cgroup);
     cgroup.remove();
     status
 }
