@@ -1,7 +1,7 @@
 //! Hardening: what this step does when people press Ctrl-C, kill terminals, mistype commands
 //! and run ten copies at once. The checks live in `testkit::hardening`; each test is one line.
 
-use testkit::{attacks, cgroup_time, checks, hardening, Step};
+use testkit::{attacks, cgroup_time, checks, hardening, limits, Step};
 
 const STEP: Step = Step {
     bin: env!("CARGO_BIN_EXE_step10-limits"),
@@ -72,11 +72,19 @@ fn bad_option_values() {
 fn without_proc_says_so() {
     hardening::without_proc_says_so(STEP)
 }
+#[test]
+fn container_cannot_lift_memory_limit() {
+    limits::container_cannot_lift_memory_limit(STEP)
+}
 
 // Concurrency.
 #[test]
 fn ten_at_once() {
     hardening::ten_at_once(STEP, &[])
+}
+#[test]
+fn ten_at_once_with_limits() {
+    hardening::ten_at_once(STEP, &["--memory", "64m", "--cpus", "0.5"])
 }
 #[test]
 fn ten_at_once_with_rootfs() {

@@ -2,7 +2,7 @@
 //! and from outside (/proc/PID/ns, nsenter, the host), and every earlier step's lesson again.
 //! Each test runs the step's binary as a subprocess: `clone` never runs in the test process.
 
-use testkit::{cgroup_time, checks, Step};
+use testkit::{cgroup_time, checks, limits, Step};
 
 const NAME: &str = "step10-limits";
 const STEP: Step = Step {
@@ -52,10 +52,32 @@ fn signal_status() {
     checks::signal_status(STEP)
 }
 
+// This step's lesson: memory and CPU limits in the container's cgroup, and what it used.
+#[test]
+fn limits_seen_from_outside() {
+    limits::limits_seen_from_outside(STEP)
+}
+#[test]
+fn cpu_limit_holds() {
+    limits::cpu_limit_holds(STEP)
+}
+#[test]
+fn oom_killer_ends_hog() {
+    limits::oom_killer_ends_hog(STEP)
+}
+#[test]
+fn limit_errors() {
+    limits::limit_errors(STEP)
+}
+#[test]
+fn no_limits_as_nobody() {
+    limits::no_limits_as_nobody(STEP)
+}
+
 /// The offset a step09 container's boot clocks run ahead by, unless told otherwise: 1000 days.
 const DEFAULT_OFFSET: i64 = 86_400_000;
 
-// This step's lesson: a time namespace, made with unshare(2), with offsets written first.
+// What step09 established: a time namespace, made with unshare(2), with offsets written first.
 #[test]
 fn namespaces() {
     checks::namespaces_differ(STEP, &["user", "uts", "ipc", "pid", "mnt", "net", "cgroup", "time"])
