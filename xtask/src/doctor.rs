@@ -118,6 +118,12 @@ pub const NEEDS: &[Needs] = &[
         why: "as step08; a time namespace: Linux 5.6",
     },
     Needs {
+        name: "step10-limits",
+        probes: &[Probe::Sandbox],
+        root: false,
+        why: "as step09; --memory, --cpus: a cgroup of its own, as the host's root (without, no limits)",
+    },
+    Needs {
         name: SETNS_ENTER,
         probes: &[Probe::User],
         root: false,
@@ -127,7 +133,7 @@ pub const NEEDS: &[Needs] = &[
 
 const STEP07: &str = "step07-net";
 /// The steps whose containers go on a bridge: as an ordinary user, `lo` only.
-const BRIDGED: [&str; 3] = [STEP07, "step08-cgroup", "step09-time"];
+const BRIDGED: [&str; 4] = [STEP07, "step08-cgroup", "step09-time", "step10-limits"];
 const SETNS_ENTER: &str = "setns-enter";
 
 /// The tools the chapters use, the package each comes in (Debian and Ubuntu), and where.
