@@ -113,9 +113,9 @@ pub fn place(args: &Args, places: &mut Vec<Place>) -> Result<()> {
         };
         places.push(Place { mount, label, parent, limit: None, settings });
     }
-    let v1_memory = hierarchy("cgroup", Some("memory")).is_some();
-    let v1_cpu = hierarchy("cgroup", Some("cpu")).is_some();
-    if (memory.is_none() || v1_memory) && (quota.is_none() || v1_cpu) {
+    let memory_on_v1 = hierarchy("cgroup", Some("memory")).is_some();
+    let cpu_on_v1 = hierarchy("cgroup", Some("cpu")).is_some();
+    if (memory.is_none() || memory_on_v1) && (quota.is_none() || cpu_on_v1) {
         return Ok(());
     }
     let Some(v2) = places.iter_mut().find(|place| place.label == "0::") else {
@@ -124,13 +124,13 @@ pub fn place(args: &Args, places: &mut Vec<Place>) -> Result<()> {
     if !writable(&v2.parent) {
         return Ok(());
     }
-    if let (Some(bytes), false) = (memory, v1_memory) {
+    if let (Some(bytes), false) = (memory, memory_on_v1) {
         enable(&v2.parent, "memory")?;
         v2.settings.push(Setting { file: "memory.max", value: bytes.to_string(), optional: false });
         // Without this, memory over the limit goes to swap, and the container goes on, slowly.
         v2.settings.push(Setting { file: "memory.swap.max", value: "0".into(), optional: true });
     }
-    if let (Some(quota), false) = (quota, v1_cpu) {
+    if let (Some(quota), false) = (quota, cpu_on_v1) {
         enable(&v2.parent, "cpu")?;
         v2.settings.push(Setting { file: "cpu.max", value: format!("{quota} {PERIOD_US}"), optional: false });
     }
