@@ -9,7 +9,7 @@
 //! <https://docs.kernel.org/admin-guide/cgroup-v2.html>.
 
 use crate::cgroup::{hierarchy, own_dir, write, Cgroup, Place, CONTAINER, TOP};
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use common::{say, Args};
 use nix::unistd::{access, geteuid, AccessFlags};
 use std::path::{Path, PathBuf};
@@ -180,7 +180,11 @@ fn enable(parent: &Path, controller: &str) -> Result<()> {
     if !parent.ends_with(TOP) {
         bail!("--memory, --cpus: {} does not enable {controller} for its children", control.display());
     }
+    // The kernel refuses (ENOENT) a controller that the cgroup above does not offer us: with
+    // systemd, the top offers cpu only once a unit asks for it.
+    let above = parent.parent().unwrap_or(parent).join("cgroup.subtree_control");
     write(&control, &format!("+{controller}"))
+        .map_err(|err| anyhow!("{err:#}: is {controller} enabled in {}?", above.display()))
 }
 
 // ANCHOR: apply
