@@ -24,6 +24,7 @@ pub mod clone;
 pub mod clone_caller;
 pub mod clone_signals;
 pub mod ipc;
+pub mod limits;
 pub mod mount;
 pub mod net;
 pub mod pid;

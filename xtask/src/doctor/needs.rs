@@ -125,6 +125,12 @@ pub const NEEDS: &[Needs] = &[
         why: "as step08; a time namespace: Linux 5.6",
     },
     Needs {
+        name: "step10-limits",
+        probes: &[Probe::Sandbox],
+        root: false,
+        why: "as step09; --memory, --cpus: a cgroup of its own, as the host's root (without, no limits)",
+    },
+    Needs {
         name: SETNS_ENTER,
         probes: &[Probe::User],
         root: false,
@@ -134,7 +140,7 @@ pub const NEEDS: &[Needs] = &[
 
 pub(super) const STEP07: &str = "step07-net";
 /// The steps whose containers go on a bridge: as an ordinary user, `lo` only.
-pub(super) const BRIDGED: [&str; 3] = [STEP07, "step08-cgroup", "step09-time"];
+pub(super) const BRIDGED: [&str; 4] = [STEP07, "step08-cgroup", "step09-time", "step10-limits"];
 pub(super) const SETNS_ENTER: &str = "setns-enter";
 
 /// The tools the chapters use, the package each comes in (Debian and Ubuntu), and where.
