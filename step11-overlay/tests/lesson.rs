@@ -1,0 +1,228 @@
+//! What this step shows, checked as a learner would see it: from inside (the command's output)
+//! and from outside (/proc/PID/ns, nsenter, the host), and every earlier step's lesson again.
+//! Each test runs the step's binary as a subprocess: `clone` never runs in the test process.
+
+use testkit::{cgroup_time, checks, Step};
+
+const NAME: &str = "step11-overlay";
+const STEP: Step = Step {
+    bin: env!("CARGO_BIN_EXE_step11-overlay"),
+    wrap: &["unshare", "--net"],
+    as_nobody: false,
+    needs_root: true,
+};
+/// The same, run as nobody: no network link and no cgroup of its own, but a time namespace and
+/// everything else earlier steps established.
+const NOBODY: Step = Step { as_nobody: true, ..STEP };
+
+// The command line, exit statuses and narration every step shares.
+#[test]
+fn runs_command() {
+    checks::runs_command(STEP)
+}
+#[test]
+fn passes_arguments() {
+    checks::passes_arguments(STEP)
+}
+#[test]
+fn default_is_bash() {
+    checks::default_is_bash(STEP)
+}
+#[test]
+fn narrates_on_stderr() {
+    checks::narrates_on_stderr(
+        STEP,
+        "CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD",
+    )
+}
+#[test]
+fn help() {
+    checks::help(STEP, NAME)
+}
+#[test]
+fn unknown_option() {
+    checks::unknown_option(STEP)
+}
+#[test]
+fn exit_statuses() {
+    checks::exit_statuses(STEP)
+}
+#[test]
+fn signal_status() {
+    checks::signal_status(STEP)
+}
+
+/// The offset a step09 container's boot clocks run ahead by, unless told otherwise: 1000 days.
+const DEFAULT_OFFSET: i64 = 86_400_000;
+
+// This step's lesson: a time namespace, made with unshare(2), with offsets written first.
+#[test]
+fn namespaces() {
+    checks::namespaces_differ(STEP, &["user", "uts", "ipc", "pid", "mnt", "net", "cgroup", "time"])
+}
+#[test]
+fn uptime_shifted() {
+    cgroup_time::uptime_shifted(STEP, &[], DEFAULT_OFFSET as f64)
+}
+#[test]
+fn uptime_shifted_as_nobody() {
+    cgroup_time::uptime_shifted(NOBODY, &[], DEFAULT_OFFSET as f64)
+}
+#[test]
+fn uptime_offset_chosen() {
+    cgroup_time::uptime_shifted(STEP, &["--uptime-offset", "-10"], -10.0)
+}
+#[test]
+fn offsets_seen_from_outside() {
+    cgroup_time::offsets_seen_from_outside(STEP, DEFAULT_OFFSET)
+}
+#[test]
+fn uptime_offset_errors() {
+    cgroup_time::uptime_offset_errors(STEP)
+}
+
+// What step08 established: a cgroup namespace, in a cgroup of its own.
+#[test]
+fn cgroup_is_root_inside() {
+    cgroup_time::cgroup_is_root_inside(STEP)
+}
+#[test]
+fn cgroup_namespace_only_as_nobody() {
+    cgroup_time::cgroup_is_root_inside(NOBODY)
+}
+#[test]
+fn cgroup_view_with_rootfs() {
+    cgroup_time::cgroup_view_with_rootfs(STEP)
+}
+#[test]
+fn pids_limit_holds() {
+    cgroup_time::pids_limit_holds(STEP)
+}
+#[test]
+fn container_cannot_lift_its_limit() {
+    cgroup_time::container_cannot_lift_its_limit(STEP)
+}
+#[test]
+fn pids_max_errors() {
+    cgroup_time::pids_max_errors(STEP)
+}
+
+// What step07 established: a network of its own, on a bridge.
+#[test]
+fn network_inside() {
+    checks::network_inside(STEP)
+}
+#[test]
+fn network_narrated() {
+    checks::network_narrated(STEP)
+}
+#[test]
+fn network_options() {
+    checks::network_options(STEP)
+}
+#[test]
+fn two_containers_reach_each_other() {
+    checks::two_containers_reach_each_other(STEP)
+}
+#[test]
+fn five_at_once() {
+    checks::five_at_once(STEP)
+}
+#[test]
+fn lo_only_without_root() {
+    checks::lo_only_without_root(STEP)
+}
+#[test]
+fn bridge_name_errors() {
+    checks::bridge_name_errors(STEP)
+}
+#[test]
+fn half_made_bridge_is_completed() {
+    checks::half_made_bridge_is_completed(STEP)
+}
+#[test]
+fn foreign_bridge_refused() {
+    checks::foreign_bridge_refused(STEP)
+}
+#[test]
+fn bridges_sharing_a_prefix() {
+    checks::bridges_sharing_a_prefix(STEP)
+}
+#[test]
+fn unusable_subnets_refused() {
+    checks::unusable_subnets_refused(STEP)
+}
+#[test]
+fn big_subnet_in_little_memory() {
+    checks::big_subnet_in_little_memory(STEP)
+}
+#[test]
+fn works_without_ip() {
+    checks::works_without_ip(STEP)
+}
+
+// What step06 established: root inside, an ordinary user outside, and no sudo.
+#[test]
+fn root_inside() {
+    checks::root_inside(NOBODY)
+}
+#[test]
+fn all_capabilities_inside() {
+    checks::all_capabilities_inside(STEP)
+}
+#[test]
+fn cannot_write_host_etc() {
+    checks::cannot_write_host_etc(NOBODY)
+}
+#[test]
+fn owned_by_user_outside() {
+    checks::owned_by_user_outside(NOBODY)
+}
+#[test]
+fn user_namespaces_disabled() {
+    checks::user_namespaces_disabled(STEP)
+}
+
+// What step05 established: its own /proc, its own root, and no mount leaks out.
+#[test]
+fn ps_sees_only_container() {
+    checks::ps_sees_only_container(STEP)
+}
+#[test]
+fn mounts_do_not_leak() {
+    checks::mounts_do_not_leak(STEP, false)
+}
+#[test]
+fn rootfs_mounts_do_not_leak() {
+    checks::mounts_do_not_leak(STEP, true)
+}
+#[test]
+fn rootfs_becomes_root() {
+    checks::rootfs_becomes_root(STEP, true)
+}
+#[test]
+fn rootfs_errors() {
+    checks::rootfs_errors(STEP)
+}
+#[test]
+fn host_files_without_rootfs() {
+    checks::host_files_without_rootfs(STEP)
+}
+
+// What steps 02-04 established.
+#[test]
+fn hostname_is_container() {
+    checks::hostname_is_container(STEP)
+}
+#[test]
+fn nsenter_sees_hostname() {
+    checks::nsenter_sees_hostname(STEP)
+}
+#[test]
+fn ipc_queue_hidden() {
+    checks::ipc_queue_hidden(STEP)
+}
+#[test]
+fn command_is_pid1() {
+    checks::command_is_pid1(STEP)
+}
