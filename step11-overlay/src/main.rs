@@ -8,6 +8,7 @@
 
 mod cgroup;
 mod net;
+mod overlay;
 mod rootfs;
 mod timens;
 mod userns;
@@ -19,7 +20,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{getpid, sethostname};
 use std::convert::Infallible;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const STEP: Step = Step {
     name: "step11-overlay",
@@ -29,6 +30,16 @@ const STEP: Step = Step {
     needs: "root for the network link and the cgroup; without it, lo only and the cgroup namespace only",
     options: &[
         common::cli::ROOTFS,
+        Opt {
+            name: "--image",
+            value: Some("DIR"),
+            help: "a read-only image under a layer of the container's own",
+        },
+        Opt {
+            name: "--keep-layer",
+            value: Some("DIR"),
+            help: "keep the layer in DIR, a new or empty directory",
+        },
         common::cli::INIT,
         Opt { name: "--bridge", value: Some("NAME"), help: "the bridge to connect to (default lxcbr0)" },
         Opt { name: "--subnet", value: Some("CIDR"), help: "the bridge's subnet (default 192.168.10.0/24)" },
@@ -68,18 +79,20 @@ const HOSTNAME: &str = "container";
 // ANCHOR: child
 /// What the child does: the article's `container_main`. It runs in the new process, so
 /// everything it changes, it changes for itself and the command it execs.
-fn container_main(args: &Args, maps: &userns::Release) -> Result<Infallible> {
+fn container_main(args: &Args, maps: &userns::Release, layer: &overlay::Layer) -> Result<Infallible> {
     say!("child: running as PID {}", getpid());
     let link = maps.wait()?;
     userns::show_identity()?;
     net::set_up_network(&link)?;
     set_hostname()?;
     rootfs::make_mounts_private()?;
-    match args.value("--rootfs") {
-        Some(dir) => rootfs::enter(Path::new(dir))?,
+    // With --image, the root is the overlay the child mounts, here in its own mount namespace.
+    let root = layer.mount()?.or_else(|| args.value("--rootfs").map(PathBuf::from));
+    match &root {
+        Some(dir) => rootfs::enter(dir)?,
         None => rootfs::mount_proc()?,
     }
-    cgroup::enter_namespace(args.value("--rootfs").is_some())?;
+    cgroup::enter_namespace(root.is_some())?;
     timens::enter(timens::uptime_offset(args)?)?;
     // PID 1 must reap orphans and handle signals; --init puts a minimal init there for that.
     if args.flag("--init") {
@@ -114,6 +127,7 @@ fn start_container(args: &Args) -> Result<i32> {
     }
     let network = net::Network::from_args(args)?;
     timens::uptime_offset(args)?;
+    let layer = overlay::Layer::create(args)?;
     let mut cgroup = cgroup::Cgroup::create(args)?;
     // The child waits on this pipe until we have written its ID maps.
     let maps = userns::Release::new()?;
@@ -129,7 +143,9 @@ fn start_container(args: &Args) -> Result<i32> {
     // below that (nothing in it recurses).
     let cloned = unsafe {
         nix::sched::clone(
-            Box::new(|| lifeline.run_child(|| container_main(args, &maps).map_err(common::userns::explain))),
+            Box::new(|| {
+                lifeline.run_child(|| container_main(args, &maps, &layer).map_err(common::userns::explain))
+            }),
             &mut stack,
             FLAGS,
             Some(Signal::SIGCHLD as i32), // the kernel tells us with SIGCHLD when the child ends
@@ -139,6 +155,7 @@ fn start_container(args: &Args) -> Result<i32> {
     let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
     say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
     let set_up = userns::write_id_maps(child)
+        .and_then(|()| layer.hand_over(child))
         .and_then(|()| net::connect(child, &network, &maps))
         .and_then(|()| cgroup.add(child));
     if let Err(err) = set_up {
@@ -149,6 +166,7 @@ fn start_container(args: &Args) -> Result<i32> {
     maps.go()?;
     let status = common::wait_for(child, args);
     cgroup.remove();
+    layer.show_changes(); // and the layer goes when `layer` does, unless --keep-layer keeps it
     status
 }
 // ANCHOR_END: parent
