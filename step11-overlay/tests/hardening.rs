@@ -1,7 +1,7 @@
 //! Hardening: what this step does when people press Ctrl-C, kill terminals, mistype commands
 //! and run ten copies at once. The checks live in `testkit::hardening`; each test is one line.
 
-use testkit::{attacks, cgroup_time, checks, hardening, Step};
+use testkit::{attacks, cgroup_time, checks, hardening, overlay, Step};
 
 const STEP: Step = Step {
     bin: env!("CARGO_BIN_EXE_step11-overlay"),
@@ -9,6 +9,12 @@ const STEP: Step = Step {
     as_nobody: false,
     needs_root: true,
 };
+
+// The layer was written by the container: walked and removed without following its symlinks.
+#[test]
+fn hostile_layer_walked_safely() {
+    overlay::hostile_layer_walked_safely(STEP)
+}
 
 // Signals: forwarded to the command; SIGKILL when PID 1 ignores them.
 #[test]

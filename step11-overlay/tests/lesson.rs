@@ -2,7 +2,7 @@
 //! and from outside (/proc/PID/ns, nsenter, the host), and every earlier step's lesson again.
 //! Each test runs the step's binary as a subprocess: `clone` never runs in the test process.
 
-use testkit::{cgroup_time, checks, Step};
+use testkit::{cgroup_time, checks, overlay, Step};
 
 const NAME: &str = "step11-overlay";
 const STEP: Step = Step {
@@ -52,10 +52,40 @@ fn signal_status() {
     checks::signal_status(STEP)
 }
 
+// This step's lesson: an image shared read-only, under a copy-on-write layer of each container's own.
+#[test]
+fn image_never_changes() {
+    overlay::image_never_changes(STEP)
+}
+#[test]
+fn image_never_changes_as_nobody() {
+    overlay::image_never_changes(NOBODY)
+}
+#[test]
+fn containers_do_not_see_each_other() {
+    overlay::containers_do_not_see_each_other(STEP)
+}
+#[test]
+fn containers_do_not_see_each_other_as_nobody() {
+    overlay::containers_do_not_see_each_other(NOBODY)
+}
+#[test]
+fn keep_layer() {
+    overlay::keep_layer(NOBODY)
+}
+#[test]
+fn unmapped_image_explained() {
+    overlay::unmapped_image_explained(NOBODY)
+}
+#[test]
+fn image_errors() {
+    overlay::image_errors(STEP)
+}
+
+// What step09 established: a time namespace, made with unshare(2), with offsets written first.
 /// The offset a step09 container's boot clocks run ahead by, unless told otherwise: 1000 days.
 const DEFAULT_OFFSET: i64 = 86_400_000;
 
-// This step's lesson: a time namespace, made with unshare(2), with offsets written first.
 #[test]
 fn namespaces() {
     checks::namespaces_differ(STEP, &["user", "uts", "ipc", "pid", "mnt", "net", "cgroup", "time"])

@@ -16,6 +16,7 @@ pub mod attacks;
 pub mod cgroup_time;
 pub mod checks;
 pub mod hardening;
+pub mod overlay;
 pub mod replay;
 pub mod tmp;
 pub mod wording;
