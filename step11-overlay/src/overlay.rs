@@ -147,9 +147,8 @@ impl Layer {
         if lines.is_empty() {
             say!("parent: the container changed nothing in the image");
         }
-        for line in lines {
-            say!("{line}");
-        }
+        // The step's report, not narration: --quiet keeps it, as `docker diff` would print it.
+        lines.iter().for_each(|line| eprintln!("{line}"));
         if parts.keep {
             say!("parent: kept the layer in {}: upper/ holds the changes", parts.dir.display());
         }

@@ -62,10 +62,9 @@ const DIFF: [&str; 9] = [
     "A /srv/old/c",
 ];
 
-/// The lines of `docker diff` form in what the step printed.
+/// The lines of `docker diff` form in what the step printed (on stderr, even with `-q`).
 fn diff_lines(stderr: &str) -> Vec<&str> {
-    let rest = stderr.lines().filter_map(|l| l.split_once("] ").map(|(_, rest)| rest));
-    rest.filter(|l| matches!(l.get(..3), Some("A /" | "C /" | "D /"))).collect()
+    stderr.lines().filter(|l| matches!(l.get(..3), Some("A /" | "C /" | "D /"))).collect()
 }
 
 /// The layer's directory, as the step named it.
@@ -127,6 +126,7 @@ pub fn keep_layer(step: Step) {
     let out = step.run(&[&args[..], &["sh", "-c", "echo kept > /new"]].concat());
     out.assert_status(0);
     assert_eq!(std::fs::read_to_string(keep.join("upper/new")).ok().as_deref(), Some("kept\n"), "{out:#?}");
+    assert_eq!(diff_lines(&out.stderr), ["A /new"], "-q keeps the changes' lines: {out:#?}");
     // Again into the same, no longer empty, DIR: refused in one line.
     let out = step.run(&[&args[..], &["true"]].concat());
     out.assert_status(125);
