@@ -84,7 +84,7 @@ impl Layer {
         if map_id(&uids, owner, true).is_none() {
             say!(
                 "parent: warning: the image belongs to uid {owner}, which the container's ID map does not hold: \
-                 changing its files will fail with EOVERFLOW (\"Value too large for defined data type\"); \
+                 changing or deleting its files fails with EOVERFLOW (\"Value too large for defined data type\"); \
                  build the image as uid {uid} (tools/mkrootfs)"
             );
         }
