@@ -27,6 +27,7 @@ pub mod ipc;
 pub mod limits;
 pub mod mount;
 pub mod net;
+pub mod overlay;
 pub mod pid;
 pub mod privilege;
 pub mod replay;

@@ -4,8 +4,8 @@
 //! removes it, as root, if it is a bridge with step07's address (192.168.10.1/24) and no port
 //! left (a port is a running container's veth). Everything else it finds, it reports with the command that removes it, and leaves
 //! alone, because the steps do not make it on purpose and it may be someone's: a `vethB-N`
-//! veth, a mount under the workspace, a `/tmp/namespaces-*` directory of yours, a step of
-//! yours still running.
+//! veth, a mount under the workspace, a `/tmp/namespaces-*` directory of yours, a layer
+//! (`/tmp/step11-layer.*`) a killed step11 left, a step of yours still running.
 //! It never kills a process.
 //!
 //! It asks `ip` rather than /sys/class/net: /sys shows the network namespace of whoever
@@ -211,21 +211,29 @@ fn user() -> u32 {
     }
 }
 
-/// `/tmp/namespaces-*` directories of yours: the tests' scratch space.
+/// `/tmp/namespaces-*` directories of yours: the tests' scratch space; `/tmp/step11-layer.*`:
+/// a container's layer that a step11 killed by SIGKILL could not remove.
 fn tmp_dirs(out: &mut Outcome) {
     use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir("/tmp") else { return };
     let mut found: Vec<String> = entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("namespaces-"))
+        .filter(|e| {
+            ["namespaces-", "step11-layer."].iter().any(|p| e.file_name().to_string_lossy().starts_with(p))
+        })
         .filter(|e| e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == user()))
         .map(|e| e.path().display().to_string())
         .collect();
     found.sort();
     for dir in found {
-        out.lines.push(format!(
-            "{dir}: scratch space of the tests (they reuse it); if no test is running: rm -rf {dir}"
-        ));
+        out.lines.push(match dir.starts_with("/tmp/step11-layer.") {
+            true => format!(
+                "{dir}: a container's layer, left by a killed step11; if none is running: rm -rf {dir}"
+            ),
+            false => format!(
+                "{dir}: scratch space of the tests (they reuse it); if no test is running: rm -rf {dir}"
+            ),
+        });
     }
 }
 

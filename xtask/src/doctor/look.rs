@@ -42,7 +42,7 @@ pub fn look() -> Machine {
     // An ordinary user may try only what needs no root: the user namespaces. The bridge is
     // made with `ip`: without it, doctor cannot try (and says so).
     let ip = in_path("ip");
-    let mine: &[Probe] = &[Probe::User, Probe::Sandbox, Probe::Bridge];
+    let mine: &[Probe] = &[Probe::User, Probe::Sandbox, Probe::Bridge, Probe::Overlay];
     let yours: &[Probe] = if machine.you_are_root { &Probe::ALL } else { mine };
     let tried = |probes: &[Probe], prefix: &[String]| -> BTreeMap<Probe, Outcome> {
         probes.iter().filter(|&&p| p != Probe::Bridge || ip).map(|&p| (p, probe(prefix, p))).collect()

@@ -22,11 +22,21 @@ pub enum Probe {
     /// needed). The kernel makes them with its `bridge` and `veth` modules: where those are
     /// not installed for the running kernel, it says EOPNOTSUPP ("Operation not supported").
     Bridge,
+    /// What step11 does: mount overlayfs in a user and mount namespace (Linux 5.11 on).
+    Overlay,
 }
 
 impl Probe {
-    pub const ALL: [Probe; 7] =
-        [Probe::Uts, Probe::Ipc, Probe::Pid, Probe::Mount, Probe::User, Probe::Sandbox, Probe::Bridge];
+    pub const ALL: [Probe; 8] = [
+        Probe::Uts,
+        Probe::Ipc,
+        Probe::Pid,
+        Probe::Mount,
+        Probe::User,
+        Probe::Sandbox,
+        Probe::Bridge,
+        Probe::Overlay,
+    ];
 
     /// The `unshare` flags that make the namespaces this probe tries.
     pub fn flags(self) -> &'static [&'static str] {
@@ -49,6 +59,7 @@ impl Probe {
             ],
             Probe::Sandbox => crate::unshare::SANDBOX_FLAGS,
             Probe::Bridge => &["--user", "--map-root-user", "--net"],
+            Probe::Overlay => &["--user", "--map-root-user", "--mount", "--propagation", "private"],
         }
     }
 
@@ -61,13 +72,21 @@ impl Probe {
                 "-c",
                 "ip link add doctor0 type bridge && ip link add doctor1 type veth peer name doctor2",
             ],
+            // In a directory of its own (mkdtemp), removed after, with everything in it.
+            Probe::Overlay => &[
+                "sh",
+                "-c",
+                "d=$(mktemp -d) && mkdir \"$d/l\" \"$d/u\" \"$d/w\" \"$d/m\" && \
+                 mount -t overlay overlay -o \"lowerdir=$d/l,upperdir=$d/u,workdir=$d/w,userxattr\" \"$d/m\"; \
+                 r=$?; umount \"$d/m\" 2>/dev/null; rm -rf \"$d\"; exit $r",
+            ],
             _ => &["true"],
         }
     }
 
     /// Whether the probe makes a user namespace, which an ordinary user may do without root.
     pub(super) fn makes_user_namespace(self) -> bool {
-        matches!(self, Probe::User | Probe::Sandbox | Probe::Bridge)
+        matches!(self, Probe::User | Probe::Sandbox | Probe::Bridge | Probe::Overlay)
     }
 }
 
@@ -126,9 +145,15 @@ pub const NEEDS: &[Needs] = &[
     },
     Needs {
         name: "step10-limits",
-        probes: &[Probe::Sandbox],
+        probes: &[Probe::Sandbox, Probe::Bridge],
         root: false,
         why: "as step09; --memory, --cpus: a cgroup of its own, as the host's root (without, no limits)",
+    },
+    Needs {
+        name: "step11-overlay",
+        probes: &[Probe::Sandbox, Probe::Bridge, Probe::Overlay],
+        root: false,
+        why: "as step09; --image: overlayfs in a user namespace, Linux 5.11",
     },
     Needs {
         name: SETNS_ENTER,
@@ -140,7 +165,7 @@ pub const NEEDS: &[Needs] = &[
 
 pub(super) const STEP07: &str = "step07-net";
 /// The steps whose containers go on a bridge: as an ordinary user, `lo` only.
-pub(super) const BRIDGED: [&str; 4] = [STEP07, "step08-cgroup", "step09-time", "step10-limits"];
+pub(super) const BRIDGED: [&str; 5] = [STEP07, "step08-cgroup", "step09-time", "step10-limits", "step11-overlay"];
 pub(super) const SETNS_ENTER: &str = "setns-enter";
 
 /// The tools the chapters use, the package each comes in (Debian and Ubuntu), and where.

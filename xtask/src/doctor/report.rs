@@ -77,6 +77,7 @@ pub(super) fn facts(m: &Machine) -> Vec<(String, String)> {
                 ("openat2 (5.6, for --rootfs)", (5, 6)),
                 ("CLOSE_RANGE_CLOEXEC (5.11)", (5, 11)),
                 ("time namespaces (5.6, for step09)", (5, 6)),
+                ("overlayfs in a user namespace (5.11, for step11)", (5, 11)),
             ];
             let has: Vec<&str> = features.iter().filter(|(_, at)| version >= *at).map(|(f, _)| *f).collect();
             let lacks: Vec<&str> = features.iter().filter(|(_, at)| version < *at).map(|(f, _)| *f).collect();
