@@ -83,9 +83,18 @@ fn cmd_transcripts(names: &[String]) -> Result<()> {
         }
     }
     for script in scripts.iter().filter(|s| names.is_empty() || names.contains(&s.name)) {
-        eprintln!("xtask: running book/transcripts/{}.txt", script.name);
+        let Some(file) = script.file_here() else {
+            eprintln!(
+                "xtask: skipped book/transcripts/{}.txt: it is recorded where cgroups are {:?}, and here they are {}",
+                script.name,
+                script.cgroups.as_deref().unwrap_or_default(),
+                transcripts::cgroup_layout()
+            );
+            continue;
+        };
+        eprintln!("xtask: running book/transcripts/{}.txt into {file}", script.name);
         let text = transcripts::run(&root, &bin_dir, script)?;
-        std::fs::write(out_dir.join(format!("{}.txt", script.name)), text)?;
+        std::fs::write(out_dir.join(file), text)?;
     }
     Ok(())
 }
