@@ -54,7 +54,7 @@ fn committed_diffs_match_the_code() {
 }
 
 /// Every chapter that includes a diff or transcript includes one that exists, and every
-/// transcript is included somewhere (each layout's, for a script recorded per cgroup layout).
+/// script is included somewhere (one layout's at least, for a script recorded per cgroup layout).
 #[test]
 fn chapters_include_what_exists() {
     let root = workspace();
@@ -67,10 +67,13 @@ fn chapters_include_what_exists() {
         }
     }
     for script in transcripts::scripts(&root).unwrap() {
-        for file in script.files() {
-            let include = format!("transcripts/{file}");
-            assert!(included.contains(&include), "no chapter includes {include}");
-        }
+        // A script recorded per cgroup layout: the book may show one layout's, or each.
+        let files = script.files();
+        assert!(
+            files.iter().any(|file| included.contains(&format!("transcripts/{file}"))),
+            "no chapter includes transcripts/{}",
+            files.join(" or transcripts/")
+        );
     }
     for (name, _) in diffs::generate(&root).unwrap() {
         let include = format!("diffs/{name}");
