@@ -56,11 +56,13 @@ fn pids_max_in_a_delegated_systemd_user_scope() {
         return skip(&why);
     }
     let scope = ["systemd-run", "--user", "--scope", "--quiet", "-p", "Delegate=yes", BIN];
-    let (status, stdout, stderr) =
-        run(&[&scope[..], &["--pids-max", "12", "python3", "-c", FORK]].concat());
+    let (status, stdout, stderr) = run(&[&scope[..], &["--pids-max", "12", "python3", "-c", FORK]].concat());
     assert_eq!(status, 0, "the step failed in a delegated scope\nstdout: {stdout}\nstderr: {stderr}");
     // The limit counts the container's processes: python3 and 11 children make 12.
     assert!(stdout.contains("fork failed: Resource temporarily unavailable"), "{stdout}\n{stderr}");
-    assert!(stdout.contains("children started: 11"), "pids.max 12 should allow 11 children\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("children started: 11"),
+        "pids.max 12 should allow 11 children\n{stdout}\n{stderr}"
+    );
     assert!(stderr.contains("moved itself into "), "the step should say where it moved itself\n{stderr}");
 }

@@ -216,7 +216,10 @@ fn move_to_leaf(parent: &Path) -> Result<()> {
         _ => {}
     }
     write(&leaf.join("cgroup.procs"), &getpid().to_string())?;
-    say!("parent: moved itself into {}: a cgroup whose children have a limit holds no process", leaf.display());
+    say!(
+        "parent: moved itself into {}: a cgroup whose children have a limit holds no process",
+        leaf.display()
+    );
     Ok(())
 }
 // ANCHOR_END: make

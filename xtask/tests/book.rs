@@ -146,7 +146,9 @@ fn compare_transcripts(layout_dependent: bool) {
         }
     }
     let how = match transcripts::cgroup_layout() {
-        "v2" if layout_dependent => "record them with `sudo tools/vm-test --record NAME...` (a VM with cgroup v2 only)",
+        "v2" if layout_dependent => {
+            "record them with `sudo tools/vm-test --record NAME...` (a VM with cgroup v2 only)"
+        }
         _ => "run `cargo xtask transcripts` as root",
     };
     assert!(

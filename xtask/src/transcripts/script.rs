@@ -31,7 +31,9 @@ impl Script {
     pub fn file_for(&self, layout: &str) -> Option<String> {
         match &self.cgroups {
             None => Some(format!("{}.txt", self.name)),
-            Some(layouts) if layouts.iter().any(|l| l == layout) => Some(format!("{}.{layout}.txt", self.name)),
+            Some(layouts) if layouts.iter().any(|l| l == layout) => {
+                Some(format!("{}.{layout}.txt", self.name))
+            }
             Some(_) => None,
         }
     }
@@ -169,7 +171,8 @@ $ true
             victim: ":",
             plant: "mkdir -m 777 /tmp/xtask-parse-$1 && echo nobodys > /tmp/xtask-parse-$1/marker",
         };
-        if let Some(replayed) = testkit::replay::replay(&attack, "transcripts::script::tests::scripts_parse") {
+        if let Some(replayed) = testkit::replay::replay(&attack, "transcripts::script::tests::scripts_parse")
+        {
             assert_eq!(replayed.status, 0, "{}", replayed.out.stderr);
             assert!(replayed.changes.is_empty(), "{:#?}", replayed.changes);
         }
