@@ -30,6 +30,9 @@ use std::path::{Path, PathBuf};
 pub const CONTAINER: &str = "container";
 /// Where root puts its cgroups in the v2 hierarchy (see [`v2_parent`]).
 pub const TOP: &str = "namespaces-tutorial";
+/// Where the step moves itself in a delegated cgroup, so that the cgroup may enable `pids` for
+/// the container's (see [`enable_pids`]).
+const LEAF: &str = "step-leaf";
 /// pids.max takes at most the kernel's largest PID (PID_MAX_LIMIT).
 const PIDS_MAX_LIMIT: u32 = 4_194_304;
 
@@ -176,7 +179,11 @@ fn v2_parent(v2: &Path) -> Result<PathBuf> {
 }
 
 /// On cgroup v2, a limit works only where the parent enables the controller for its children
-/// in `cgroup.subtree_control`. We enable it in the tutorial's own cgroup only.
+/// in `cgroup.subtree_control`. We enable it in the tutorial's own cgroup, and in our own
+/// cgroup where it is delegated to us (`systemd-run --user --scope -p Delegate=yes`). The
+/// kernel refuses (EBUSY) to enable a controller for the children of a cgroup that holds
+/// processes, the "no internal processes" rule, and a delegated scope holds us: so we first
+/// move ourselves into a leaf of our own beside the container's, as runc and systemd do.
 fn enable_pids(parent: &Path) -> Result<()> {
     let control = parent.join("cgroup.subtree_control");
     let Ok(enabled) = std::fs::read_to_string(&control) else {
@@ -185,11 +192,48 @@ fn enable_pids(parent: &Path) -> Result<()> {
     if enabled.split_whitespace().any(|c| c == "pids") {
         return Ok(());
     }
-    if !parent.ends_with(TOP) {
-        bail!("--pids-max: {} does not enable the pids controller for its children", control.display());
-    }
     let above = parent.parent().unwrap_or(parent).join("cgroup.subtree_control");
-    write(&control, "+pids").map_err(|err| anyhow!("{err:#}: is pids enabled in {}?", above.display()))
+    if parent.ends_with(TOP) {
+        return write(&control, "+pids")
+            .map_err(|err| anyhow!("{err:#}: is pids enabled in {}?", above.display()));
+    }
+    let offered = std::fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
+    if !offered.split_whitespace().any(|c| c == "pids") {
+        bail!(
+            "--pids-max: the pids controller is not delegated to {} (its cgroup.controllers lacks \
+             pids): start the step with systemd-run --user --scope -p Delegate=yes",
+            parent.display()
+        );
+    }
+    move_to_leaf(parent)?;
+    write(&control, "+pids").map_err(|err| match err.root_cause().downcast_ref::<std::io::Error>() {
+        Some(io) if io.raw_os_error() == Some(Errno::EBUSY as i32) => anyhow!(
+            "{err:#}: other processes than this step are in {}; start the step itself in a scope \
+             of its own: systemd-run --user --scope -p Delegate=yes {} ...",
+            parent.display(),
+            common::cli::program()
+        ),
+        _ => err,
+    })
+}
+
+/// Move this process (the parent) out of `parent` into the leaf `parent/LEAF`, so that
+/// `parent` holds no process and may enable controllers for its children. The leaf stays
+/// while we are in it; systemd removes it with the scope.
+fn move_to_leaf(parent: &Path) -> Result<()> {
+    let leaf = parent.join(LEAF);
+    match std::fs::create_dir(&leaf) {
+        Err(err) if err.kind() != std::io::ErrorKind::AlreadyExists => {
+            bail!("mkdir {} failed: {err}", leaf.display())
+        }
+        _ => {}
+    }
+    write(&leaf.join("cgroup.procs"), &getpid().to_string())?;
+    say!(
+        "parent: moved itself into {}: a cgroup whose children have a limit holds no process",
+        leaf.display()
+    );
+    Ok(())
 }
 // ANCHOR_END: make
 

@@ -101,9 +101,18 @@ fn cmd_transcripts(args: &[String]) -> Result<()> {
         }
     }
     for script in scripts.iter().filter(|s| names.is_empty() || names.contains(&&s.name)) {
-        eprintln!("xtask: running book/transcripts/{}.txt", script.name);
+        let Some(file) = script.file_here() else {
+            eprintln!(
+                "xtask: skipped book/transcripts/{}.txt: it is recorded where cgroups are {:?}, and here they are {}",
+                script.name,
+                script.cgroups.as_deref().unwrap_or_default(),
+                transcripts::cgroup_layout()
+            );
+            continue;
+        };
+        eprintln!("xtask: running book/transcripts/{}.txt into {file}", script.name);
         let text = transcripts::run(&root, &bin_dir, script)?;
-        let path = out_dir.join(format!("{}.txt", script.name));
+        let path = out_dir.join(file);
         std::fs::write(&path, text)?;
         root_half::give_back(&root, &path);
     }

@@ -54,7 +54,7 @@ fn committed_diffs_match_the_code() {
 }
 
 /// Every chapter that includes a diff or transcript includes one that exists, and every
-/// script's transcript is included somewhere.
+/// script is included somewhere (one layout's at least, for a script recorded per cgroup layout).
 #[test]
 fn chapters_include_what_exists() {
     let root = workspace();
@@ -67,8 +67,13 @@ fn chapters_include_what_exists() {
         }
     }
     for script in transcripts::scripts(&root).unwrap() {
-        let include = format!("transcripts/{}.txt", script.name);
-        assert!(included.contains(&include), "no chapter includes {include}");
+        // A script recorded per cgroup layout: the book may show one layout's, or each.
+        let files = script.files();
+        assert!(
+            files.iter().any(|file| included.contains(&format!("transcripts/{file}"))),
+            "no chapter includes transcripts/{}",
+            files.join(" or transcripts/")
+        );
     }
     for (name, _) in diffs::generate(&root).unwrap() {
         let include = format!("diffs/{name}");
@@ -76,46 +81,97 @@ fn chapters_include_what_exists() {
     }
 }
 
+/// A script whose output depends on the cgroup layout is recorded on both layouts CI has: the
+/// hybrid one of the machine it runs on, and the v2-only one of tools/vm-test's VM. So none is
+/// left uncompared, and every transcript it names is committed.
 #[test]
-fn committed_transcripts_match_what_the_steps_print() {
-    if !testkit::root_or_skip("the transcripts run steps 02-05, which create namespaces") {
-        return;
+fn cgroup_layout_transcripts_are_recorded_for_hybrid_and_v2() {
+    let root = workspace();
+    for script in transcripts::scripts(&root).unwrap() {
+        let Some(layouts) = &script.cgroups else { continue };
+        for needed in ["hybrid", "v2"] {
+            assert!(
+                layouts.iter().any(|l| l == needed),
+                "book/transcripts/{}.txt says `%cgroups {}`: record it for {needed} too \
+                 (v2: sudo tools/vm-test --record {})",
+                script.name,
+                layouts.join(" "),
+                script.name
+            );
+        }
+        for file in script.files() {
+            assert!(
+                transcripts::output_dir(&root).join(&file).is_file(),
+                "book/src/transcripts/{file} is missing: record it (`cargo xtask transcripts {}` where \
+                 cgroups are hybrid, `sudo tools/vm-test --record {}` for v2)",
+                script.name,
+                script.name
+            );
+        }
     }
+}
+
+/// Run each script and compare what it prints with the committed transcript for this machine.
+/// `layout_dependent` picks the scripts recorded per cgroup layout, or the others.
+fn compare_transcripts(layout_dependent: bool) {
     let root = workspace();
     let out_dir = transcripts::output_dir(&root);
     let mut stale = Vec::new();
     for script in transcripts::scripts(&root).unwrap() {
-        if let Some(layout) = script.cgroups.as_deref().filter(|l| *l != transcripts::cgroup_layout()) {
+        if script.cgroups.is_some() != layout_dependent {
+            continue;
+        }
+        let Some(file) = script.file_here() else {
             // Straight to fd 2: the test harness captures eprintln!, and a skip must be seen.
             let _ = std::io::Write::write_all(
                 &mut std::io::stderr(),
                 format!(
-                    "note: book/transcripts/{}.txt was recorded where cgroups are {layout}, and this \
+                    "note: book/transcripts/{}.txt is recorded where cgroups are {:?}, and this \
                      machine's are {}: not compared here\n",
                     script.name,
+                    script.cgroups.as_deref().unwrap_or_default(),
                     transcripts::cgroup_layout()
                 )
                 .as_bytes(),
             );
             continue;
-        }
+        };
         let fresh = transcripts::run(&root, &bin_dir(), &script).unwrap_or_else(|e| panic!("{e:#}"));
-        let path = out_dir.join(format!("{}.txt", script.name));
-        match std::fs::read_to_string(&path) {
+        match std::fs::read_to_string(out_dir.join(&file)) {
             Ok(committed) if committed == fresh => {}
-            Ok(committed) => stale.push(format!(
-                "book/src/transcripts/{}.txt: {}",
-                script.name,
-                first_difference(&committed, &fresh)
-            )),
-            Err(_) => stale.push(format!("book/src/transcripts/{}.txt is missing", script.name)),
+            Ok(committed) => {
+                stale.push(format!("book/src/transcripts/{file}: {}", first_difference(&committed, &fresh)))
+            }
+            Err(_) => stale.push(format!("book/src/transcripts/{file} is missing")),
         }
     }
+    let how = match transcripts::cgroup_layout() {
+        "v2" if layout_dependent => {
+            "record them with `sudo tools/vm-test --record NAME...` (a VM with cgroup v2 only)"
+        }
+        _ => "run `cargo xtask transcripts` as root",
+    };
     assert!(
         stale.is_empty(),
-        "the book's transcripts no longer match what the steps print: run `cargo xtask transcripts` \
-         as root and commit book/src/transcripts. (If you edited a step for an exercise, this is \
-         expected: these checks are for the tutorial's maintainers; `git stash` puts the steps back.)\n{}",
+        "the book's transcripts no longer match what the steps print: {how} and commit \
+         book/src/transcripts. (If you edited a step for an exercise, this is expected: these checks \
+         are for the tutorial's maintainers; `git stash` puts the steps back.)\n{}",
         stale.join("\n")
     );
+}
+
+#[test]
+fn committed_transcripts_match_what_the_steps_print() {
+    if testkit::root_or_skip("the transcripts run steps 02-05, which create namespaces") {
+        compare_transcripts(false);
+    }
+}
+
+/// The scripts recorded per cgroup layout: tools/vm-test runs this one where cgroups are v2
+/// only, and the machine CI runs on compares the hybrid ones.
+#[test]
+fn committed_cgroup_layout_transcripts_match_this_machine() {
+    if testkit::root_or_skip("the transcripts run steps that make cgroups") {
+        compare_transcripts(true);
+    }
 }
