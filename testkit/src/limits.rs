@@ -228,6 +228,9 @@ pub fn container_cannot_lift_memory_limit(step: Step) {
          {HOG}"
     );
     let out = step.run(&["-q", "--memory", "64m", "--rootfs", rootfs.to_str().unwrap(), "sh", "-c", &script]);
-    assert!(out.stdout.contains("lifted its own"), "{out:#?}");
+    // Run by root, the container's root is not the host's (step06), so the kernel refuses it
+    // its own cgroup's files too; were it ever let in, the limit one level up still holds.
+    let refused = out.stderr.contains("/tmp/m/memory") && out.stderr.contains("Permission denied");
+    assert!(out.stdout.contains("lifted its own") || refused, "{out:#?}");
     assert_eq!(out.status, 137, "the hog got its 300 MiB: the limit was lifted\n{out:#?}");
 }
