@@ -23,6 +23,14 @@ pub fn image(step: Step) -> PathBuf {
     let mut argv: Vec<String> = if nobody { NOBODY.map(String::from).to_vec() } else { Vec::new() };
     argv.extend(["sh", "-c", script, mkrootfs.to_str().unwrap(), image.to_str().unwrap()].map(String::from));
     run(&argv).assert_status(0);
+    if is_root() && !nobody {
+        // Run by root, the container's root is not the host's (step06): the image is given to
+        // whom it is, as `tools/mkrootfs` run by that user would make it, so copy-up works.
+        let uid = crate::root_started::container_root_outside();
+        let gid = std::env::var("SUDO_GID").ok().filter(|_| std::env::var("SUDO_UID").is_ok());
+        let owner = format!("{uid}:{}", gid.unwrap_or_else(|| uid.to_string()));
+        run(&["chown", "-R", "--no-dereference", &owner, image.to_str().unwrap()]).assert_status(0);
+    }
     image
 }
 
