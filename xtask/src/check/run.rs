@@ -67,7 +67,8 @@ pub fn build(ws: &Workspace, step: &str, show_errors: bool) -> Result<Result<Pat
     Ok(Ok(ws.binary(step)))
 }
 
-/// Whether the learner has started: the step's `--help` lists the exercise's option.
+/// Whether the learner has started: the step's `--help` lists the exercise's option (or the
+/// word its spec names in `- started:`).
 pub fn started(binary: &Path, exercise: &Exercise) -> Result<bool> {
     let out = Command::new(binary)
         .arg("--help")
@@ -75,7 +76,7 @@ pub fn started(binary: &Path, exercise: &Exercise) -> Result<bool> {
         .output()
         .with_context(|| format!("running {} --help", binary.display()))?;
     let help = String::from_utf8_lossy(&out.stdout);
-    Ok(help.split_whitespace().any(|word| word == exercise.option()))
+    Ok(help.split_whitespace().any(|word| word == exercise.started_word()))
 }
 
 /// What one check saw.

@@ -58,6 +58,9 @@ pub struct Exercise {
     pub rootfs: bool,
     /// Why the checks cannot run in `cargo xtask sandbox`, if they cannot (`- sandbox: no: WHY`).
     pub not_in_sandbox: Option<String>,
+    /// The word `--help` lists once the learner has started, where the option is one the step
+    /// already has and the exercise changes its value (`- started: TOP:...:BOTTOM`).
+    pub started_by: Option<String>,
     /// What to build, as Markdown.
     pub goal: String,
     /// The hints, in order, as Markdown.
@@ -92,6 +95,12 @@ impl Exercise {
     /// `--hostname`, the option's name alone.
     pub fn option(&self) -> &str {
         self.flag.split_whitespace().next().unwrap_or_default()
+    }
+
+    /// The word whose presence in `--help` says the learner has started: the option, unless the
+    /// spec names another.
+    pub fn started_word(&self) -> &str {
+        self.started_by.as_deref().unwrap_or_else(|| self.option())
     }
 }
 
@@ -258,13 +267,14 @@ pub fn parse(id: &str, text: &str) -> Result<Exercise> {
         as_nobody,
         rootfs,
         not_in_sandbox,
+        started_by: key("started").ok(),
         goal: goal.join("\n").trim().to_string(),
         hints,
         checks,
     })
 }
 
-const KEYS: &[&str] = &["flag", "docker", "step", "files", "time", "needs", "runs as", "rootfs", "sandbox"];
+const KEYS: &[&str] = &["flag", "docker", "step", "files", "time", "needs", "runs as", "rootfs", "sandbox", "started"];
 
 #[cfg(test)]
 mod tests {
