@@ -8,8 +8,9 @@
 //! each. cgroups(7): <https://man7.org/linux/man-pages/man7/cgroups.7.html>; the files:
 //! <https://docs.kernel.org/admin-guide/cgroup-v2.html>.
 
-use crate::cgroup::{hierarchy, own_dir, write, Cgroup, Place, CONTAINER, TOP};
+use crate::cgroup::{write, Cgroup, Place, CONTAINER, TOP};
 use anyhow::{anyhow, bail, Result};
+use common::cgroupfs::{hierarchy, own_dir};
 use common::{say, Args};
 use nix::unistd::{access, geteuid, AccessFlags};
 use std::path::{Path, PathBuf};
