@@ -29,9 +29,9 @@ use std::path::{Path, PathBuf};
 /// The name of the container's cgroup, inside the one that holds the limit.
 pub const CONTAINER: &str = "container";
 /// Where root puts its cgroups in the v2 hierarchy (see [`v2_parent`]).
-pub const TOP: &str = "namespaces-tutorial";
-/// Where the step moves itself in a delegated cgroup, so that the cgroup may enable `pids` for
-/// the container's (see [`enable_pids`]).
+const TOP: &str = "namespaces-tutorial";
+/// Where the step moves itself in a delegated cgroup, so that the cgroup may enable controllers
+/// for the container's (see [`enable`]).
 const LEAF: &str = "step-leaf";
 /// pids.max takes at most the kernel's largest PID (PID_MAX_LIMIT).
 const PIDS_MAX_LIMIT: u32 = 4_194_304;
@@ -102,7 +102,7 @@ impl Cgroup {
                 continue;
             }
             if place.limit.is_some() {
-                enable_pids(&place.parent)?;
+                enable(&place.parent, "pids")?;
             }
             cgroup.made.push(make(&place)?);
         }
@@ -181,29 +181,31 @@ fn v2_parent(v2: &Path) -> Result<PathBuf> {
 /// kernel refuses (EBUSY) to enable a controller for the children of a cgroup that holds
 /// processes, the "no internal processes" rule, and a delegated scope holds us: so we first
 /// move ourselves into a leaf of our own beside the container's, as runc and systemd do.
-fn enable_pids(parent: &Path) -> Result<()> {
+pub fn enable(parent: &Path, controller: &str) -> Result<()> {
     let control = parent.join("cgroup.subtree_control");
     let Ok(enabled) = std::fs::read_to_string(&control) else {
-        return Ok(()); // cgroup v1: every cgroup of the pids hierarchy has pids.max
+        return Ok(()); // cgroup v1: every cgroup of a controller's hierarchy has its files
     };
-    if enabled.split_whitespace().any(|c| c == "pids") {
+    if enabled.split_whitespace().any(|c| c == controller) {
         return Ok(());
     }
     let above = parent.parent().unwrap_or(parent).join("cgroup.subtree_control");
+    let add = format!("+{controller}");
     if parent.ends_with(TOP) {
-        return write(&control, "+pids")
-            .map_err(|err| anyhow!("{err:#}: is pids enabled in {}?", above.display()));
+        // ENOENT: the cgroup above does not offer it (systemd offers cpu once a unit asks for it)
+        return write(&control, &add)
+            .map_err(|err| anyhow!("{err:#}: is {controller} enabled in {}?", above.display()));
     }
     let offered = std::fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
-    if !offered.split_whitespace().any(|c| c == "pids") {
+    if !offered.split_whitespace().any(|c| c == controller) {
         bail!(
-            "--pids-max: the pids controller is not delegated to {} (its cgroup.controllers lacks \
-             pids): start the step with systemd-run --user --scope -p Delegate=yes",
+            "the {controller} controller is not delegated to {} (its cgroup.controllers lacks \
+             {controller}): start the step with systemd-run --user --scope -p Delegate=yes",
             parent.display()
         );
     }
     move_to_leaf(parent)?;
-    write(&control, "+pids").map_err(|err| match err.root_cause().downcast_ref::<std::io::Error>() {
+    write(&control, &add).map_err(|err| match err.root_cause().downcast_ref::<std::io::Error>() {
         Some(io) if io.raw_os_error() == Some(Errno::EBUSY as i32) => anyhow!(
             "{err:#}: other processes than this step are in {}; start the step itself in a scope \
              of its own: systemd-run --user --scope -p Delegate=yes {} ...",
@@ -218,9 +220,12 @@ fn enable_pids(parent: &Path) -> Result<()> {
 /// `parent` holds no process and may enable controllers for its children. The leaf stays
 /// while we are in it; systemd removes it with the scope.
 fn move_to_leaf(parent: &Path) -> Result<()> {
-    let leaf = parent.join(LEAF);
+    let (leaf, pid) = (parent.join(LEAF), getpid().to_string());
+    if std::fs::read_to_string(leaf.join("cgroup.procs")).is_ok_and(|p| p.lines().any(|l| l == pid)) {
+        return Ok(()); // moved already, for another controller
+    }
     std::fs::create_dir_all(&leaf).with_context(|| format!("mkdir {} failed", leaf.display()))?;
-    write(&leaf.join("cgroup.procs"), &getpid().to_string())?;
+    write(&leaf.join("cgroup.procs"), &pid)?;
     say!("parent: moved itself into {}: cgroups whose children have limits hold no process", leaf.display());
     Ok(())
 }
