@@ -17,10 +17,12 @@
 //!   `program` holds the name those lines start with;
 //! - [`userns::explain`]: why a user namespace could not be made here, from the sysctls;
 //! - [`netlink`]: make and look at interfaces, addresses and routes without starting `ip`;
+//! - [`cgroupfs`]: where a cgroup hierarchy is mounted, and where we are in it (step08 on);
 //! - [`init::run`]: `--init`, a minimal PID 1 that forwards signals and reaps orphans.
 //!
 //! A learner never needs to open this crate to understand what a step does to the kernel.
 
+pub mod cgroupfs;
 pub mod cli;
 pub mod init;
 pub mod netlink;

@@ -15,6 +15,7 @@
 
 use crate::limits;
 use anyhow::{anyhow, bail, Context, Result};
+use common::cgroupfs::{hierarchy, name, own_dir, remove_tree};
 use common::{say, Args};
 use nix::errno::Errno;
 use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
@@ -23,15 +24,14 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use nix::sys::statfs::{fstatfs, SYSFS_MAGIC};
 use nix::unistd::{access, geteuid, getpid, AccessFlags, Pid};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The name of the container's cgroup, inside the one that holds the limit.
 pub const CONTAINER: &str = "container";
 /// Where root puts its cgroups in the v2 hierarchy (see [`v2_parent`]).
-pub const TOP: &str = "namespaces-tutorial";
-/// Where the step moves itself in a delegated cgroup, so that the cgroup may enable `pids` for
-/// the container's (see [`enable_pids`]).
+const TOP: &str = "namespaces-tutorial";
+/// Where the step moves itself in a delegated cgroup, so that the cgroup may enable controllers
+/// for the container's (see [`enable`]).
 const LEAF: &str = "step-leaf";
 /// pids.max takes at most the kernel's largest PID (PID_MAX_LIMIT).
 const PIDS_MAX_LIMIT: u32 = 4_194_304;
@@ -102,7 +102,7 @@ impl Cgroup {
                 continue;
             }
             if place.limit.is_some() {
-                enable_pids(&place.parent)?;
+                enable(&place.parent, "pids")?;
             }
             cgroup.made.push(make(&place)?);
         }
@@ -146,10 +146,7 @@ impl Drop for Cgroup {
 fn make(place: &Place) -> Result<Made> {
     let dir = place.parent.join(name());
     mkdir(&dir)?;
-    let filled = match place.limit {
-        Some(max) => write(&dir.join("pids.max"), &max.to_string()),
-        None => Ok(()),
-    };
+    let filled = place.limit.map_or(Ok(()), |max| write(&dir.join("pids.max"), &max.to_string()));
     let filled = filled.and_then(|()| limits::apply(&dir, &place.settings));
     if let Err(err) = filled.and_then(|()| mkdir(&dir.join(CONTAINER))) {
         let _ = remove_tree(&dir);
@@ -184,29 +181,31 @@ fn v2_parent(v2: &Path) -> Result<PathBuf> {
 /// kernel refuses (EBUSY) to enable a controller for the children of a cgroup that holds
 /// processes, the "no internal processes" rule, and a delegated scope holds us: so we first
 /// move ourselves into a leaf of our own beside the container's, as runc and systemd do.
-fn enable_pids(parent: &Path) -> Result<()> {
+pub fn enable(parent: &Path, controller: &str) -> Result<()> {
     let control = parent.join("cgroup.subtree_control");
     let Ok(enabled) = std::fs::read_to_string(&control) else {
-        return Ok(()); // cgroup v1: every cgroup of the pids hierarchy has pids.max
+        return Ok(()); // cgroup v1: every cgroup of a controller's hierarchy has its files
     };
-    if enabled.split_whitespace().any(|c| c == "pids") {
+    if enabled.split_whitespace().any(|c| c == controller) {
         return Ok(());
     }
     let above = parent.parent().unwrap_or(parent).join("cgroup.subtree_control");
+    let add = format!("+{controller}");
     if parent.ends_with(TOP) {
-        return write(&control, "+pids")
-            .map_err(|err| anyhow!("{err:#}: is pids enabled in {}?", above.display()));
+        // ENOENT: the cgroup above does not offer it (systemd offers cpu once a unit asks for it)
+        return write(&control, &add)
+            .map_err(|err| anyhow!("{err:#}: is {controller} enabled in {}?", above.display()));
     }
     let offered = std::fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
-    if !offered.split_whitespace().any(|c| c == "pids") {
+    if !offered.split_whitespace().any(|c| c == controller) {
         bail!(
-            "--pids-max: the pids controller is not delegated to {} (its cgroup.controllers lacks \
-             pids): start the step with systemd-run --user --scope -p Delegate=yes",
+            "the {controller} controller is not delegated to {} (its cgroup.controllers lacks \
+             {controller}): start the step with systemd-run --user --scope -p Delegate=yes",
             parent.display()
         );
     }
     move_to_leaf(parent)?;
-    write(&control, "+pids").map_err(|err| match err.root_cause().downcast_ref::<std::io::Error>() {
+    write(&control, &add).map_err(|err| match err.root_cause().downcast_ref::<std::io::Error>() {
         Some(io) if io.raw_os_error() == Some(Errno::EBUSY as i32) => anyhow!(
             "{err:#}: other processes than this step are in {}; start the step itself in a scope \
              of its own: systemd-run --user --scope -p Delegate=yes {} ...",
@@ -221,18 +220,13 @@ fn enable_pids(parent: &Path) -> Result<()> {
 /// `parent` holds no process and may enable controllers for its children. The leaf stays
 /// while we are in it; systemd removes it with the scope.
 fn move_to_leaf(parent: &Path) -> Result<()> {
-    let leaf = parent.join(LEAF);
-    match std::fs::create_dir(&leaf) {
-        Err(err) if err.kind() != std::io::ErrorKind::AlreadyExists => {
-            bail!("mkdir {} failed: {err}", leaf.display())
-        }
-        _ => {}
+    let (leaf, pid) = (parent.join(LEAF), getpid().to_string());
+    if std::fs::read_to_string(leaf.join("cgroup.procs")).is_ok_and(|p| p.lines().any(|l| l == pid)) {
+        return Ok(()); // moved already, for another controller
     }
-    write(&leaf.join("cgroup.procs"), &getpid().to_string())?;
-    say!(
-        "parent: moved itself into {}: a cgroup whose children have a limit holds no process",
-        leaf.display()
-    );
+    std::fs::create_dir_all(&leaf).with_context(|| format!("mkdir {} failed", leaf.display()))?;
+    write(&leaf.join("cgroup.procs"), &pid)?;
+    say!("parent: moved itself into {}: cgroups whose children have limits hold no process", leaf.display());
     Ok(())
 }
 // ANCHOR_END: make
@@ -251,11 +245,10 @@ pub fn enter_namespace(mount_view: bool) -> Result<()> {
     }
     // After pivot_root, "/" is the container's; open the target without following symlinks,
     // and mount onto the fd, as rootfs.rs does.
-    let root = open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .context("open(\"/\") failed")?;
-    let how = OpenHow::new()
-        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
+    let dir = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let root = open("/", dir, Mode::empty()).context("open(\"/\") failed")?;
+    let how =
+        OpenHow::new().flags(dir).resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
     let target = openat2(&root, "sys/fs/cgroup", how).ok();
     let Some(target) = target.filter(|fd| fstatfs(fd).is_ok_and(|s| s.filesystem_type() == SYSFS_MAGIC))
     else {
@@ -273,43 +266,13 @@ pub fn enter_namespace(mount_view: bool) -> Result<()> {
 
 /// `--pids-max N`: a whole number of processes, 1 or more, as `docker run --pids-limit`.
 fn pids_max(args: &Args) -> Result<Option<u32>> {
-    let Some(value) = args.value("--pids-max") else {
+    let Some(text) = args.value("--pids-max").map(|value| value.to_string_lossy()) else {
         return Ok(None);
     };
-    let text = value.to_string_lossy();
     match text.parse::<u32>() {
         Ok(n) if (1..=PIDS_MAX_LIMIT).contains(&n) => Ok(Some(n)),
         _ => bail!("--pids-max takes a number of processes from 1 to {PIDS_MAX_LIMIT}, not '{text}'"),
     }
-}
-
-/// The mount point of a cgroup hierarchy, from /proc/self/mountinfo: the last mount of type
-/// `fstype` (whose options name `controller`, for v1), the one a path there reaches.
-pub fn hierarchy(fstype: &str, controller: Option<&str>) -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    mounts.lines().rev().find_map(|line| {
-        // ID PARENT MAJOR:MINOR ROOT MOUNT-POINT OPTIONS... - TYPE SOURCE SUPER-OPTIONS
-        let (left, right) = line.split_once(" - ")?;
-        let right: Vec<&str> = right.split(' ').collect();
-        let has = controller.map_or(true, |c| right.get(2).is_some_and(|o| o.split(',').any(|x| x == c)));
-        (right[0] == fstype && has).then(|| PathBuf::from(left.split(' ').nth(4).unwrap_or("?")))
-    })
-}
-
-/// Our own cgroup's directory in the hierarchy mounted at `mount`, from /proc/self/cgroup:
-/// the line `0::PATH` for v2, `N:pids:PATH` for the v1 pids hierarchy.
-pub fn own_dir(mount: &Path, controller: Option<&str>) -> Result<PathBuf> {
-    let ours = std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup failed")?;
-    for line in ours.lines() {
-        // HIERARCHY-ID:CONTROLLERS:PATH
-        let [_, controllers, path] = line.splitn(3, ':').collect::<Vec<_>>()[..] else {
-            continue;
-        };
-        if controller.map_or(controllers.is_empty(), |c| controllers.split(',').any(|x| x == c)) {
-            return Ok(mount.join(path.trim_start_matches('/')).components().collect());
-        }
-    }
-    bail!("/proc/self/cgroup does not say where we are in the {} hierarchy", controller.unwrap_or("v2"))
 }
 
 /// mkdir(2) a cgroup. One that exists already was left by a step killed by SIGKILL that had our
@@ -318,12 +281,10 @@ fn mkdir(dir: &Path) -> Result<()> {
     std::fs::create_dir(dir).map_err(|err| match err.kind() {
         std::io::ErrorKind::AlreadyExists => {
             let procs = std::fs::read_to_string(dir.join(CONTAINER).join("cgroup.procs")).unwrap_or_default();
-            let why = match procs.trim().is_empty() {
-                true => format!(
-                    "a step killed by SIGKILL left it, empty: rmdir {0}/{CONTAINER} {0}",
-                    dir.display()
-                ),
-                false => "a container runs in it, of a step with our PID in another PID namespace".into(),
+            let why = if procs.trim().is_empty() {
+                format!("a step killed by SIGKILL left it, empty: rmdir {0}/{CONTAINER} {0}", dir.display())
+            } else {
+                "a container runs in it, of a step with our PID in another PID namespace".into()
             };
             anyhow!("the cgroup {} exists already: {why}", dir.display())
         }
@@ -331,38 +292,7 @@ fn mkdir(dir: &Path) -> Result<()> {
     })
 }
 
-/// `step08-cgroup-PID`, and outside the host's PID namespace (PROC_PID_INIT_INO), where two steps
-/// may both be PID 1, `-pidnsINODE`: no other living PID namespace has our inode number.
-fn name() -> String {
-    const HOST_PID_NAMESPACE: u64 = 4026531836;
-    let (program, pid) = (common::cli::program(), getpid());
-    match std::fs::metadata("/proc/self/ns/pid").map(|ns| ns.ino()) {
-        Ok(HOST_PID_NAMESPACE) | Err(_) => format!("{program}-{pid}"),
-        Ok(namespace) => format!("{program}-{pid}-pidns{namespace}"),
-    }
-}
-
 /// Write `value` to a cgroup file, with an error that names both.
 pub fn write(path: &Path, value: &str) -> Result<()> {
     std::fs::write(path, value).with_context(|| format!("writing '{value}' to {} failed", path.display()))
-}
-
-/// rmdir(2) `dir` and every cgroup below it (the container may have made some), deepest
-/// first. A cgroup with processes in it cannot be removed (EBUSY); the container's last
-/// processes may take a moment to be gone, so try again for up to two seconds.
-fn remove_tree(dir: &Path) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            remove_tree(&entry.path())?;
-        }
-    }
-    for _ in 0..200 {
-        match std::fs::remove_dir(dir) {
-            Err(err) if err.raw_os_error() == Some(Errno::EBUSY as i32) => {
-                std::thread::sleep(std::time::Duration::from_millis(10))
-            }
-            result => return result,
-        }
-    }
-    std::fs::remove_dir(dir)
 }

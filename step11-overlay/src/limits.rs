@@ -8,8 +8,9 @@
 //! each. cgroups(7): <https://man7.org/linux/man-pages/man7/cgroups.7.html>; the files:
 //! <https://docs.kernel.org/admin-guide/cgroup-v2.html>.
 
-use crate::cgroup::{hierarchy, own_dir, write, Cgroup, Place, CONTAINER, TOP};
-use anyhow::{anyhow, bail, Result};
+use crate::cgroup::{enable, write, Cgroup, Place, CONTAINER};
+use anyhow::{bail, Result};
+use common::cgroupfs::{hierarchy, own_dir};
 use common::{say, Args};
 use nix::unistd::{access, geteuid, AccessFlags};
 use std::path::{Path, PathBuf};
@@ -167,24 +168,6 @@ fn writable(parent: &Path) -> bool {
         geteuid()
     );
     false
-}
-
-/// On cgroup v2, the parent must enable a controller for its children before they have its
-/// files; as `enable_pids` does, only in the tutorial's own cgroup.
-fn enable(parent: &Path, controller: &str) -> Result<()> {
-    let control = parent.join("cgroup.subtree_control");
-    let enabled = std::fs::read_to_string(&control).unwrap_or_default();
-    if enabled.split_whitespace().any(|c| c == controller) {
-        return Ok(());
-    }
-    if !parent.ends_with(TOP) {
-        bail!("--memory, --cpus: {} does not enable {controller} for its children", control.display());
-    }
-    // The kernel refuses (ENOENT) a controller that the cgroup above does not offer us: with
-    // systemd, the top offers cpu only once a unit asks for it.
-    let above = parent.parent().unwrap_or(parent).join("cgroup.subtree_control");
-    write(&control, &format!("+{controller}"))
-        .map_err(|err| anyhow!("{err:#}: is {controller} enabled in {}?", above.display()))
 }
 
 // ANCHOR: apply

@@ -2,7 +2,10 @@
 //! and run ten copies at once. Each test is one line: a check of testkit's, in the file of the
 //! lesson that brought it (`testkit::clone_signals`, `testkit::pid`, `testkit::mount`...).
 
-use testkit::{cgroup, clone, clone_caller, clone_signals, limits, mount, overlay, pid, root_started, terminal, user, Step};
+use testkit::{
+    cgroup, clone, clone_caller, clone_signals, limits, mount, overlay, pid, root_started, terminal, user,
+    Step,
+};
 
 const STEP: Step = Step {
     bin: env!("CARGO_BIN_EXE_step11-overlay"),

@@ -27,7 +27,8 @@ pub const CHANGED: &[(&str, &str, &str)] = &[(
     (
     "step10-limits",
     "src/cgroup.rs",
-    "the container's cgroups hold --memory and --cpus too: limits.rs adds its places and files",
+    "the container's cgroups hold --memory and --cpus too: limits.rs adds its places and files, \
+     and enable_pids becomes enable(parent, controller)",
 )];
 
 /// Every carried file that differs from its predecessor without a reason in the tables above,

@@ -165,7 +165,8 @@ pub const NEEDS: &[Needs] = &[
 
 pub(super) const STEP07: &str = "step07-net";
 /// The steps whose containers go on a bridge: as an ordinary user, `lo` only.
-pub(super) const BRIDGED: [&str; 5] = [STEP07, "step08-cgroup", "step09-time", "step10-limits", "step11-overlay"];
+pub(super) const BRIDGED: [&str; 5] =
+    [STEP07, "step08-cgroup", "step09-time", "step10-limits", "step11-overlay"];
 pub(super) const SETNS_ENTER: &str = "setns-enter";
 
 /// The tools the chapters use, the package each comes in (Debian and Ubuntu), and where.
