@@ -26,7 +26,7 @@ fn program(step: Step) -> String {
 }
 
 /// The last mount of a cgroup hierarchy: `cgroup2`, or the v1 hierarchy with `controller`.
-fn hierarchy(fstype: &str, controller: Option<&str>) -> Option<PathBuf> {
+pub(crate) fn hierarchy(fstype: &str, controller: Option<&str>) -> Option<PathBuf> {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     mounts.lines().rev().find_map(|line| {
         let (left, right) = line.split_once(" - ")?;

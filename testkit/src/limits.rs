@@ -6,6 +6,7 @@
 //! The cgroup filesystem is the machine's own: these checks read the step's cgroups and write
 //! none; memory tests allocate at most 300 MiB, and only under a limit of 64 MiB.
 
+use crate::cgroup::hierarchy;
 use crate::one_error_line;
 use crate::{is_root, root_or_skip, Running, Step};
 use std::path::{Path, PathBuf};
@@ -17,17 +18,6 @@ const MIB_64: u64 = 64 << 20;
 /// `tail -n 1` keeps a line in memory until it ends, and /dev/zero has no newline. Its status
 /// is tail's: 137 when the OOM killer ends it with SIGKILL, 0 when it gets its 300 MiB.
 const HOG: &str = "head -c 300m /dev/zero | tail -n 1 > /dev/null";
-
-/// The last mount of a cgroup hierarchy: `cgroup2`, or the v1 hierarchy with `controller`.
-fn hierarchy(fstype: &str, controller: Option<&str>) -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    mounts.lines().rev().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let fields: Vec<&str> = right.split(' ').collect();
-        let has = controller.map_or(true, |c| fields.get(2).is_some_and(|o| o.split(',').any(|x| x == c)));
-        (fields[0] == fstype && has).then(|| PathBuf::from(left.split(' ').nth(4).unwrap()))
-    })
-}
 
 /// The directory of process `pid`'s cgroup where `controller` is: its v1 hierarchy if there is
 /// one, else v2. `pid` may be `self`.
