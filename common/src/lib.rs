@@ -24,18 +24,25 @@
 
 pub mod cgroupfs;
 pub mod cli;
+mod clone;
+mod exec;
+mod handoff;
 pub mod init;
+mod lifeline;
 pub mod netlink;
 mod pidfile;
-mod process;
 mod program;
 mod report;
 mod session;
 pub mod userns;
+mod wait;
 
 pub use cli::{Args, Opt, Step};
-pub use process::{die_with_parent_again, exec, flag_names, stack, wait_for, CloneFailed, Lifeline};
+pub use clone::{flag_names, stack, CloneFailed};
+pub use exec::exec;
+pub use lifeline::{die_with_parent_again, Lifeline};
 pub use report::{exit_with, narrate, narrating, require_cap, Failure};
+pub use wait::wait_for;
 
 /// Exit status when the step itself failed before the command ran (as `docker run` does).
 pub const EXIT_STEP_FAILED: i32 = 125;

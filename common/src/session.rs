@@ -1,5 +1,5 @@
 //! A session of the command's own: setsid(2), a pseudo-terminal when the caller has a terminal,
-//! and a new session keyring. `Lifeline` (process.rs) opens the terminal before `clone`, the child
+//! and a new session keyring. `Lifeline` (lifeline.rs) opens the terminal before `clone`, the child
 //! calls [`begin`], and `wait_for` relays the terminal while it waits.
 //!
 //! **Why.** A process whose controlling terminal is the caller's can push keystrokes into it

@@ -274,7 +274,8 @@ pub fn parse(id: &str, text: &str) -> Result<Exercise> {
     })
 }
 
-const KEYS: &[&str] = &["flag", "docker", "step", "files", "time", "needs", "runs as", "rootfs", "sandbox", "started"];
+const KEYS: &[&str] =
+    &["flag", "docker", "step", "files", "time", "needs", "runs as", "rootfs", "sandbox", "started"];
 
 #[cfg(test)]
 mod tests {
