@@ -172,3 +172,46 @@ fn static_says_when_there_is_nothing_to_compare() {
         assert!(stdout.contains("linked dynamically"), "linking not said\n{stdout}");
     }
 }
+
+/// tools/bench as `sudo tools/bench` runs it: root, with SUDO_USER and SUDO_UID of the caller.
+fn bench_through_sudo(user: &str, uid: &str, cargo: &Path) -> (Option<i32>, Vec<String>) {
+    let out = Command::new(workspace().join("tools/bench"))
+        .args(["--quick"])
+        .env("SUDO_USER", user)
+        .env("SUDO_UID", uid)
+        .env("CARGO", cargo)
+        .output()
+        .expect("could not start tools/bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), stderr.lines().filter(|l| !l.starts_with("[bench]")).map(String::from).collect())
+}
+
+#[test]
+fn through_sudo_cargo_runs_as_the_caller() {
+    // `sudo tools/bench` ran cargo as root: sudo's secure_path has no ~/.cargo/bin, so cargo
+    // was not found, and where it was, root came to own files in the caller's target/. Every
+    // cargo command runs as SUDO_USER; a fake cargo that fails, saying who ran it, shows it.
+    if !testkit::root_or_skip("tools/bench drops to SUDO_USER only when root runs it") {
+        return;
+    }
+    let template = std::env::temp_dir().join("bench-smoke-XXXXXX");
+    let dir = nix::unistd::mkdtemp(&template).expect("mkdtemp");
+    let fake = dir.join("cargo");
+    std::fs::write(&fake, "#!/bin/sh\necho \"cargo run by uid $(id -u)\" >&2\nexit 3\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for (path, mode) in [(&dir, 0o755), (&fake, 0o755)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let (status, errors) = bench_through_sudo("nobody", "65534", &fake);
+    let (bad_uid, bad_uid_errors) = bench_through_sudo("nobody", "65534x", &fake);
+    let (wrong, wrong_errors) = bench_through_sudo("root", "65534", &fake);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(status, Some(1), "{errors:?}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("as nobody (who ran sudo) failed: cargo run by uid 65534:"), "{errors:?}");
+    // SUDO_* that do not hold together are one line, not a guess.
+    assert_eq!((bad_uid, bad_uid_errors.len()), (Some(1), 1), "{bad_uid_errors:?}");
+    assert!(bad_uid_errors[0].contains("SUDO_UID='65534x' is not a uid"), "{bad_uid_errors:?}");
+    assert_eq!((wrong, wrong_errors.len()), (Some(1), 1), "{wrong_errors:?}");
+    assert!(wrong_errors[0].contains("has uid 0, not SUDO_UID=65534"), "{wrong_errors:?}");
+}
