@@ -53,6 +53,11 @@ impl Checkout {
         let fakes = dir.join("fakes");
         write_program(&fakes.join("cargo"), FAKE_CARGO);
         write_program(&fakes.join("apt-get"), "#!/bin/sh\necho \"apt-get $*\" >> \"$CALLS\"\n");
+        // The VM test, which .ci/run runs right after the tests on this machine.
+        write_program(
+            &dir.join("tools/vm-test"),
+            "#!/bin/sh\necho \"tools/vm-test$* CI=${CI:-unset}\" >> \"$CALLS\"\n",
+        );
         // An older mdBook, found first in PATH.
         write_program(&fakes.join("mdbook"), "#!/bin/sh\necho mdbook v0.4.0\n");
         let calls = dir.join("calls");
@@ -143,14 +148,16 @@ fn keeps_a_working_mdbook() {
     assert!(calls[1].starts_with("cargo xtask check-book CI=true MDBOOK="));
 }
 
-/// The calls without `.ci/run`'s build of step01 with libc.a hidden, which must come right after
-/// the tests, into a target directory of its own.
+/// The calls without the VM test (tools/vm-test, with CI=true, right after the tests) and
+/// `.ci/run`'s build of step01 with libc.a hidden, which must come next, into a target
+/// directory of its own.
 fn without_libc_a_build(calls: Vec<&str>) -> Vec<&str> {
-    assert!(calls.len() >= 2, "{calls:#?}");
+    assert!(calls.len() >= 3, "{calls:#?}");
+    assert_eq!(calls[1], "tools/vm-test CI=true", "{calls:#?}");
     assert!(
-        calls[1].starts_with("cargo build --quiet -p step01-clone --target-dir ")
-            && calls[1].contains("/target/without-libc-a "),
+        calls[2].starts_with("cargo build --quiet -p step01-clone --target-dir ")
+            && calls[2].contains("/target/without-libc-a "),
         "{calls:#?}"
     );
-    calls.into_iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, c)| c).collect()
+    calls.into_iter().enumerate().filter(|(i, _)| *i != 1 && *i != 2).map(|(_, c)| c).collect()
 }
