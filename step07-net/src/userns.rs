@@ -128,16 +128,19 @@ impl Outside {
     }
 }
 
-/// Whether our uid 0 is the host's root: unless our own user namespace maps it to another ID
-/// outside, as `unshare --user --map-root-user` (and so `cargo xtask sandbox`) does for an
-/// ordinary user. Such a root may map only its own IDs, and they are not the host's root's.
+/// Whether our uid 0 is the host's root, in the host's own user namespace, whose map is
+/// `0 0 4294967295`. Root of any other user namespace (`unshare --user --map-root-user`, and so
+/// `cargo xtask sandbox`) may map only the IDs its own namespace maps, so it maps its own.
 fn host_root() -> bool {
     let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
-    let outside = map.lines().find_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
-        ["0", outside, _] => Some(outside.to_string()),
+    let first = map.lines().find_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+        ["0", outside, count] => Some((outside.to_string(), count.to_string())),
         _ => None,
     });
-    outside.as_deref().unwrap_or("0") == "0"
+    match first {
+        Some((outside, count)) => outside == "0" && count == "4294967295",
+        None => true, // no /proc: write_id_maps says so
+    }
 }
 
 /// `SUDO_UID` and `SUDO_GID`, which sudo(8) sets to the IDs of the user who ran it. Whoever

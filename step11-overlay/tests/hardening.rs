@@ -176,6 +176,10 @@ fn root_started_maps_nobody_otherwise() {
     root_started::maps_nobody_otherwise(STEP)
 }
 #[test]
+fn root_started_nested_root_maps_its_own() {
+    root_started::nested_root_maps_its_own(STEP)
+}
+#[test]
 fn root_started_refuses_hostile_sudo_ids() {
     root_started::refuses_hostile_sudo_ids(STEP)
 }

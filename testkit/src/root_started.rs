@@ -154,6 +154,25 @@ pub fn maps_nobody_otherwise(step: Step) {
     assert!(out.stderr.contains("SUDO_UID or SUDO_GID is 0"), "{out:#?}");
 }
 
+/// Root of a user namespace of its own that maps it to the host's root (`unshare --user
+/// --map-root-user`, run by root; as the exercises' checker simulates the sandbox) is not the
+/// host's root in the host's user namespace: it may map only its own ID, and does, instead of
+/// failing with EPERM on `0 65534 1`.
+pub fn nested_root_maps_its_own(step: Step) {
+    if !root_or_skip("only root makes a user namespace that maps 0 to 0") || !as_root(step).may_run() {
+        return;
+    }
+    let mut argv: Vec<String> =
+        ["unshare", "--user", "--map-root-user", "env", "-u", "SUDO_UID", "-u", "SUDO_GID"]
+            .map(String::from)
+            .to_vec();
+    argv.extend(as_root(step).argv(&["sh", "-c", "cat /proc/self/uid_map"]));
+    let out = run(&argv);
+    out.assert_status(0);
+    assert!(out.stderr.contains("wrote '0 0 1' to /proc/"), "{out:#?}");
+    assert!(!out.stderr.contains("run by root, so"), "{out:#?}");
+}
+
 /// SUDO_UID that is not a number, or is (uid_t)-1: refused in one line, before clone.
 pub fn refuses_hostile_sudo_ids(step: Step) {
     if !root_or_skip("the step trusts SUDO_UID only when root runs it") || !as_root(step).may_run() {
