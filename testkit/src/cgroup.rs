@@ -205,6 +205,8 @@ pub fn soak_leaves_other_cgroups_alone(step: Step) {
     let v2 = hierarchy("cgroup2", None).expect("no cgroup2 hierarchy");
     let own = v2.join(cgroup_of("self", None).trim_start_matches('/'));
     let sandbox = mkdtemp(&own.join("testkit-soak.")).unwrap();
+    // mkdtemp makes it 0700: the soak's containers, whose root is not the host's, pass through it.
+    std::fs::set_permissions(&sandbox, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let theirs = sandbox.join(format!("{}-99998", program(step)));
     std::fs::create_dir(&theirs).unwrap();
     let soak = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/soak");
