@@ -1,11 +1,11 @@
-//! # Step 10: memory and CPU limits, in the container's cgroup
+//! # Step 11: a layered image, with a copy-on-write layer of the container's own
 //!
-//! The cgroup step08 makes for the container now limits what it uses: `--memory SIZE` (past
-//! it, the kernel's OOM killer ends a process) and `--cpus N` (a share of a CPU's time). The
-//! parent writes the limits before the child runs, and says what it used once it has ended:
-//! see `limits.rs`.
+//! `--image DIR` makes DIR the read-only lower layer of an overlayfs, under an upper layer the
+//! container writes to, as Docker does with an image (CoolShell's AUFS article). The image is
+//! never changed; after the container ends, the parent lists what it changed, as `docker diff`
+//! does: see `overlay.rs`.
 //!
-//! `sudo unshare --net target/debug/step10-limits --cpus 0.2 sh -c 'while :; do :; done'`
+//! `I=$(mktemp -d) && tools/mkrootfs "$I" && target/debug/step11-overlay --image "$I"`
 
 mod cgroup;
 mod limits;
@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 
 const STEP: Step = Step {
     name: "step11-overlay",
-    about: "Starts COMMAND as step09-time does, with limits on what its cgroup may use: --memory\n\
-            (past it, the kernel's OOM killer ends a process) and --cpus (a share of CPU time).\n\
-            Try it inside a throwaway network namespace: sudo unshare --net target/debug/step10-limits",
+    about: "Starts COMMAND as step10-limits does; with --image DIR, its root is DIR, read-only,\n\
+            under a layer of its own that takes every change (overlayfs).\n\
+            Try it inside a throwaway network namespace: sudo unshare --net target/debug/step11-overlay",
     needs: "root for the network link, the cgroup and its limits; without it, lo only, no limits",
     options: &[
         common::cli::ROOTFS,

@@ -54,7 +54,7 @@ impl Layer {
         let (dir, keep) = match args.value("--keep-layer") {
             Some(dir) => (empty_dir_of_ours(Path::new(dir))?, true),
             None => {
-                (mkdtemp("/tmp/step11-layer.XXXXXX").context("making the layer: mkdtemp(3) failed")?, false)
+                (mkdtemp("/tmp/container-layer.XXXXXX").context("making the layer: mkdtemp(3) failed")?, false)
             }
         };
         say!("parent: the container's layer is {}, on the image {}", dir.display(), image.display());

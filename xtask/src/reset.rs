@@ -5,7 +5,7 @@
 //! left (a port is a running container's veth). Everything else it finds, it reports with the command that removes it, and leaves
 //! alone, because the steps do not make it on purpose and it may be someone's: a `vethB-N`
 //! veth, a mount under the workspace, a `/tmp/namespaces-*` directory of yours, a layer
-//! (`/tmp/step11-layer.*`) a killed step11 left, a step of yours still running.
+//! (`/tmp/container-layer.*`) a killed step11 left, a step of yours still running.
 //! It never kills a process.
 //!
 //! It asks `ip` rather than /sys/class/net: /sys shows the network namespace of whoever
@@ -211,7 +211,7 @@ fn user() -> u32 {
     }
 }
 
-/// `/tmp/namespaces-*` directories of yours: the tests' scratch space; `/tmp/step11-layer.*`:
+/// `/tmp/namespaces-*` directories of yours: the tests' scratch space; `/tmp/container-layer.*`:
 /// a container's layer that a step11 killed by SIGKILL could not remove.
 fn tmp_dirs(out: &mut Outcome) {
     use std::os::unix::fs::MetadataExt;
@@ -219,14 +219,14 @@ fn tmp_dirs(out: &mut Outcome) {
     let mut found: Vec<String> = entries
         .flatten()
         .filter(|e| {
-            ["namespaces-", "step11-layer."].iter().any(|p| e.file_name().to_string_lossy().starts_with(p))
+            ["namespaces-", "container-layer."].iter().any(|p| e.file_name().to_string_lossy().starts_with(p))
         })
         .filter(|e| e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == user()))
         .map(|e| e.path().display().to_string())
         .collect();
     found.sort();
     for dir in found {
-        out.lines.push(match dir.starts_with("/tmp/step11-layer.") {
+        out.lines.push(match dir.starts_with("/tmp/container-layer.") {
             true => format!(
                 "{dir}: a container's layer, left by a killed step11; if none is running: rm -rf {dir}"
             ),
