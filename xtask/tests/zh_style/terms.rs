@@ -46,6 +46,10 @@ pub const TERMS: &[(&str, &str)] = &[
     ("1 号进程", "PID 1"),
     ("前提：", "要求："),
     ("演示记录", "运行记录"),
+    ("权能", "能力"),
+    ("限制集", "边界集"),
+    ("掩蔽路径", "屏蔽路径"),
+    ("遮蔽路径", "屏蔽路径"),
 ];
 
 /// The page whose table names each term in English too, and its other names in parentheses
