@@ -126,6 +126,16 @@ impl Outside {
         );
         Ok(outside)
     }
+
+    /// The host uid and gid the container's root is.
+    pub fn root(&self) -> (u32, u32) {
+        (self.uid, self.gid)
+    }
+
+    /// The uid inside that host uid `id` is, if the map holds it.
+    pub fn inside(&self, id: u32) -> Option<u32> {
+        id.checked_sub(self.uid).filter(|n| *n < self.count)
+    }
 }
 
 /// Whether our uid 0 is the host's root, in the host's own user namespace, whose map is

@@ -25,6 +25,11 @@ pub const CHANGED: &[(&str, &str, &str)] = &[(
     "the pipe that releases the child also carries its address: Release::send, and wait returns what was sent",
     ),
     (
+    "step11-overlay",
+    "src/userns.rs",
+    "the layer goes to whoever the container's root is outside: Outside::root and Outside::inside say who, from the map the parent wrote",
+    ),
+    (
     "step10-limits",
     "src/cgroup.rs",
     "the container's cgroups hold --memory and --cpus too: limits.rs adds its places and files, \
