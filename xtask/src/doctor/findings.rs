@@ -173,7 +173,7 @@ fn bridge_module(m: &Machine) -> Finding {
     let sudo = sudo_prefix(m);
     let release = m.kernel.as_deref().unwrap_or("$(uname -r)");
     let mut lines =
-        vec!["step07's bridge and veths (steps 07-09, as root and in the sandbox) fail with EOPNOTSUPP, \
+        vec!["step07's bridge and veths (steps 07 on, as root and in the sandbox) fail with EOPNOTSUPP, \
          \"Operation not supported\"; the kernel makes them with its bridge and veth modules"
             .to_string()];
     let mut fixes = Vec::new();
