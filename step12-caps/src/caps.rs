@@ -122,9 +122,8 @@ fn remount_read_only(bound: &OwnedFd) -> MsFlags {
 /// /sys may be the root filesystem's own directory, and a symlink there must not lead our
 /// mount elsewhere. `None` when it does not exist, or is a symlink (said so).
 fn open_path(path: &str) -> Result<Option<OwnedFd>> {
-    let how = OpenHow::new()
-        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
+    let how =
+        OpenHow::new().flags(OFlag::O_PATH | OFlag::O_CLOEXEC).resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
     match openat2(nix::fcntl::AT_FDCWD, path, how) {
         Ok(fd) => Ok(Some(fd)),
         Err(Errno::ENOENT) => Ok(None),
@@ -159,8 +158,9 @@ pub fn drop_to_docker_defaults(no_new_privileges: bool) -> Result<()> {
     // setuid programs and file capabilities included. Dropping needs CAP_SETPCAP, which we
     // keep, and cannot be undone (PR_CAPBSET_DROP, prctl(2)).
     for cap in ::caps::runtime::thread_all_supported().difference(&kept) {
-        ::caps::drop(None, CapSet::Bounding, *cap)
-            .with_context(|| format!("dropping {cap} from the bounding set: prctl(PR_CAPBSET_DROP) failed"))?;
+        ::caps::drop(None, CapSet::Bounding, *cap).with_context(|| {
+            format!("dropping {cap} from the bounding set: prctl(PR_CAPBSET_DROP) failed")
+        })?;
     }
     // Inheritable: empty, as moby has left it since CVE-2022-24769, so no file's inheritable
     // capabilities match ours across exec.
@@ -203,7 +203,12 @@ fn show(when: &str) {
 fn decode(mask: u64) -> String {
     let mut caps: Vec<Capability> = ::caps::all().into_iter().filter(|c| mask & c.bitmask() != 0).collect();
     caps.sort_by_key(|c| c.index());
-    let names: Vec<String> = caps.iter().map(|c| c.to_string().trim_start_matches("CAP_").to_lowercase()).collect();
-    if names.is_empty() { "none".to_string() } else { names.join(" ") }
+    let names: Vec<String> =
+        caps.iter().map(|c| c.to_string().trim_start_matches("CAP_").to_lowercase()).collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(" ")
+    }
 }
 // ANCHOR_END: show

@@ -58,7 +58,11 @@ const STEP: Step = Step {
             help: "at most SIZE bytes of memory (k, m, g), no swap",
         },
         Opt { name: "--cpus", value: Some("N"), help: "at most N CPUs' time, e.g. 0.2 for a fifth of one" },
-        Opt { name: "--no-new-privileges", value: None, help: "setuid programs and file capabilities give nothing" },
+        Opt {
+            name: "--no-new-privileges",
+            value: None,
+            help: "setuid programs and file capabilities give nothing",
+        },
     ],
 };
 
