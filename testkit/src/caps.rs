@@ -10,7 +10,7 @@
 //! filesystem this test made, and the host is only read. Called by step12's `tests/lesson.rs`
 //! and `tests/hardening.rs` (and by later steps' tests).
 
-use crate::privilege::{installed_or_skip, root_or_skip};
+use crate::privilege::{installed_or_skip, real_root_or_skip, RealRoot};
 use crate::step::{rootfs, run, Step};
 use crate::tmp::fresh_dir_for_nobody;
 use std::os::unix::fs::PermissionsExt;
@@ -154,7 +154,8 @@ pub fn no_new_privileges(step: Step) {
 /// the container's root, run by uid 1000 inside, gives euid 0 without `--no-new-privileges`
 /// and nothing with it.
 pub fn setuid_gains_nothing(step: Step) {
-    if !root_or_skip("a container with more than one user needs root's subordinate range")
+    // The machine's root: only it may map a range of other users' IDs, and chown to them.
+    if !real_root_or_skip(RealRoot::Nobody)
         || !step.as_root().may_run()
         || !installed_or_skip(&["setpriv", "id"])
     {
