@@ -190,12 +190,11 @@ fn show(when: &str) {
         let hex = status.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).unwrap_or("").trim();
         let mask = u64::from_str_radix(hex, 16).unwrap_or(0);
         let all = ::caps::runtime::thread_all_supported();
-        let names = if !all.is_empty() && all.iter().all(|c| mask & c.bitmask() != 0) {
-            format!("all {}", all.len())
+        if !all.is_empty() && all.iter().all(|c| mask & c.bitmask() != 0) {
+            say!("child: {when} the drop, {field}: all {} capabilities", all.len());
         } else {
-            decode(mask)
-        };
-        say!("child: {when} the drop, {field} {hex}: {names}");
+            say!("child: {when} the drop, {field} {hex}: {}", decode(mask));
+        }
     }
 }
 
