@@ -100,8 +100,9 @@ pub fn mask_paths() -> Result<()> {
 }
 
 /// The flags that remount a bind read-only. In a user namespace the kernel refuses (EPERM) a
-/// remount that would clear nosuid, nodev, noexec or change the atime flags of a mount made
-/// with them, so we keep what the mount has (mount(2), "EPERM"; mount_namespaces(7)).
+/// remount that would clear a flag it locked (nosuid, nodev, noexec, the atime flags of a
+/// mount inherited from a more privileged namespace), so we keep every flag the mount has, as
+/// runc does (mount(2), "EPERM"; mount_namespaces(7), "Restrictions on mount namespaces").
 fn remount_read_only(bound: &OwnedFd) -> MsFlags {
     let keep = fstatvfs(bound).map(|s| s.flags()).unwrap_or(FsFlags::empty());
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
