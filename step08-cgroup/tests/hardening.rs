@@ -81,6 +81,10 @@ fn bad_option_values() {
 fn without_proc_says_so() {
     user::without_proc_says_so(STEP)
 }
+#[test]
+fn foreign_proc_says_so() {
+    user::foreign_proc_says_so(STEP)
+}
 
 // Concurrency.
 #[test]

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::prctl::set_dumpable;
 use nix::unistd::{
-    close, getegid, geteuid, getgid, getuid, pipe2, read, setresgid, setresuid, write, Gid, Pid, Uid,
+    close, getegid, geteuid, getgid, getpid, getuid, pipe2, read, setresgid, setresuid, write, Gid, Pid, Uid,
 };
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -218,8 +218,18 @@ pub fn write_id_maps(child: Pid, outside: &Outside) -> Result<()> {
 
 fn write_proc_file(child: Pid, name: &str, line: &str) -> Result<()> {
     let path = format!("/proc/{child}/{name}");
-    if !Path::new("/proc/self").exists() {
-        bail!("cannot write {path}: /proc is not mounted here; mount it with: mount -t proc proc /proc");
+    // /proc shows the PID namespace that mounted it, and `child` is a PID of ours. Under
+    // `unshare --pid` without --mount-proc, /proc is still the host's, where that number is
+    // another process: /proc/self, which names us, names us by another number there.
+    match std::fs::read_link("/proc/self") {
+        Err(_) => {
+            bail!("cannot write {path}: /proc is not mounted here; mount it with: mount -t proc proc /proc")
+        }
+        Ok(me) if me != Path::new(&getpid().to_string()) => bail!(
+            "cannot write {path}: /proc is another PID namespace's, where {child} is not our child; \
+             with unshare --pid, add --mount-proc"
+        ),
+        Ok(_) => {}
     }
     std::fs::write(&path, format!("{line}\n"))
         .with_context(|| format!("writing '{line}' to {path} failed"))?;

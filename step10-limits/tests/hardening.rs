@@ -84,6 +84,10 @@ fn without_proc_says_so() {
     user::without_proc_says_so(STEP)
 }
 #[test]
+fn foreign_proc_says_so() {
+    user::foreign_proc_says_so(STEP)
+}
+#[test]
 fn container_cannot_lift_memory_limit() {
     limits::container_cannot_lift_memory_limit(STEP)
 }

@@ -1,12 +1,12 @@
-//! # Step 11: a layered image, with a copy-on-write layer of the container's own
+//! # Step 12: root inside loses most of its power: capabilities, masked and read-only paths
 //!
-//! `--image DIR` makes DIR the read-only lower layer of an overlayfs, under an upper layer the
-//! container writes to, as Docker does with an image (CoolShell's AUFS article). The image is
-//! never changed; after the container ends, the parent lists what it changed, as `docker diff`
-//! does: see `overlay.rs`.
+//! Before exec the child keeps only Docker's 14 default capabilities (CAP_SYS_ADMIN is gone:
+//! no mount, no sethostname), hides /proc/kcore, /proc/keys... and makes /proc/sys read-only,
+//! as runc does; `--no-new-privileges` makes setuid programs give nothing: see `caps.rs`.
 //!
-//! `I=$(mktemp -d) && tools/mkrootfs "$I" && target/debug/step11-overlay --image "$I"`
+//! `target/debug/step12-caps grep Cap /proc/self/status`
 
+mod caps;
 mod cgroup;
 mod limits;
 mod net;
@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 
 const STEP: Step = Step {
     name: "step12-caps",
-    about: "Starts COMMAND as step10-limits does; with --image DIR, its root is DIR, read-only,\n\
-            under a layer of its own that takes every change (overlayfs).\n\
-            Try it inside a throwaway network namespace: sudo unshare --net target/debug/step11-overlay",
+    about: "Starts COMMAND as step11-overlay does, with only Docker's 14 default capabilities,\n\
+            /proc's dangerous files masked and /proc/sys read-only.\n\
+            Try it inside a throwaway network namespace: sudo unshare --net target/debug/step12-caps",
     needs: "root for the network link, the cgroup and its limits; without it, lo only, no limits",
     options: &[
         common::cli::ROOTFS,
@@ -58,6 +58,11 @@ const STEP: Step = Step {
             help: "at most SIZE bytes of memory (k, m, g), no swap",
         },
         Opt { name: "--cpus", value: Some("N"), help: "at most N CPUs' time, e.g. 0.2 for a fifth of one" },
+        Opt {
+            name: "--no-new-privileges",
+            value: None,
+            help: "setuid programs and file capabilities give nothing",
+        },
     ],
 };
 
@@ -101,8 +106,11 @@ fn container_main(args: &Args, maps: &userns::Release, layer: &overlay::Layer) -
         Some(dir) => rootfs::enter(dir)?,
         None => rootfs::mount_proc()?,
     }
+    caps::mask_paths()?; // now that /proc is the container's
     cgroup::enter_namespace(root.is_some())?;
     timens::enter(timens::uptime_offset(args)?)?;
+    // Last: everything above needed CAP_SYS_ADMIN.
+    caps::drop_to_docker_defaults(args.flag("--no-new-privileges"))?;
     // PID 1 must reap orphans and handle signals; --init puts a minimal init there for that.
     if args.flag("--init") {
         return common::init::run(&args.command);
@@ -166,7 +174,7 @@ fn start_container(args: &Args) -> Result<i32> {
     let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
     say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
     let set_up = userns::write_id_maps(child, &outside)
-        .and_then(|()| layer.hand_over(child))
+        .and_then(|()| layer.hand_over(&outside))
         .and_then(|()| net::connect(child, &network, &maps))
         .and_then(|()| cgroup.add(child));
     if let Err(err) = set_up {

@@ -166,7 +166,7 @@ fn start_container(args: &Args) -> Result<i32> {
     let child = lifeline.started(cloned, FLAGS).map_err(common::userns::explain)?;
     say!("parent: started container PID {child} with {}", common::flag_names(FLAGS, Some(Signal::SIGCHLD)));
     let set_up = userns::write_id_maps(child, &outside)
-        .and_then(|()| layer.hand_over(child))
+        .and_then(|()| layer.hand_over(&outside))
         .and_then(|()| net::connect(child, &network, &maps))
         .and_then(|()| cgroup.add(child));
     if let Err(err) = set_up {

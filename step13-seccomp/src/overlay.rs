@@ -15,13 +15,14 @@
 //! `docker diff` does, reading the upper layer, which the container wrote: hostile, so we walk
 //! it by file descriptor and never follow a symlink in it.
 
+use crate::userns::Outside;
 use anyhow::{bail, Context, Result};
 use common::{say, Args};
 use nix::errno::Errno;
 use nix::fcntl::{open, openat, AtFlags, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fstatat, major, minor, mkdirat, Mode, SFlag};
-use nix::unistd::{chown, geteuid, mkdtemp, Gid, Pid, Uid};
+use nix::unistd::{chown, geteuid, mkdtemp, Gid, Uid};
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -53,9 +54,10 @@ impl Layer {
         let image = check_image(Path::new(image))?;
         let (dir, keep) = match args.value("--keep-layer") {
             Some(dir) => (empty_dir_of_ours(Path::new(dir))?, true),
-            None => {
-                (mkdtemp("/tmp/container-layer.XXXXXX").context("making the layer: mkdtemp(3) failed")?, false)
-            }
+            None => (
+                mkdtemp("/tmp/container-layer.XXXXXX").context("making the layer: mkdtemp(3) failed")?,
+                false,
+            ),
         };
         say!("parent: the container's layer is {}, on the image {}", dir.display(), image.display());
         Ok(Layer(Some(Parts { image, dir, keep })))
@@ -65,23 +67,18 @@ impl Layer {
     // ANCHOR: hand_over
     /// In the parent, once the child's ID maps are written: the layer belongs to whoever the
     /// container's root is outside, so the child (root inside) can make `upper` and `work` in
-    /// it, and the files it copies up are its own. Whatever map was written, it says who.
-    pub fn hand_over(&self, child: Pid) -> Result<()> {
+    /// it, and the files it copies up are its own. `outside` is the map the parent wrote, so
+    /// this holds whoever that is: you, SUDO_UID, root's subordinate range or nobody.
+    pub fn hand_over(&self, outside: &Outside) -> Result<()> {
         let Some(parts) = &self.0 else { return Ok(()) };
-        let uids = std::fs::read_to_string(format!("/proc/{child}/uid_map")).context("reading uid_map")?;
-        let gids = std::fs::read_to_string(format!("/proc/{child}/gid_map")).context("reading gid_map")?;
-        let (Some(uid), Some(gid)) = (map_id(&uids, 0, false), map_id(&gids, 0, false)) else {
-            bail!(
-                "--image: the container's root is not mapped to any user outside; nobody can own its layer"
-            );
-        };
+        let (uid, gid) = outside.root();
         chown(&parts.dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).with_context(|| {
             format!("handing the layer to uid {uid}: chown({}) failed", parts.dir.display())
         })?;
         // Copy-up keeps a file's owner; the kernel refuses it (EOVERFLOW) when that owner has no
         // ID inside. Say so now, in one line, rather than let writes fail later unexplained.
         let owner = std::fs::metadata(&parts.image).map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
-        if map_id(&uids, owner, true).is_none() {
+        if outside.inside(owner).is_none() {
             say!(
                 "parent: warning: the image belongs to uid {owner}, which the container's ID map does not hold: \
                  changing or deleting its files fails with EOVERFLOW (\"Value too large for defined data type\"); \
@@ -242,16 +239,6 @@ fn is_opaque(dir: &OwnedFd) -> bool {
             )
         };
         len == 1 && value[0] == b'y'
-    })
-}
-
-/// Through a uid_map or gid_map ("inside outside count" lines): the ID outside that `id`
-/// inside is, or with `back`, the ID inside that `id` outside is, if the map holds it.
-fn map_id(map: &str, id: u32, back: bool) -> Option<u32> {
-    map.lines().find_map(|line| {
-        let n: Vec<u32> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
-        let (from, to) = if back { (n.get(1)?, n.first()?) } else { (n.first()?, n.get(1)?) };
-        (id >= *from && id - from < *n.get(2)?).then(|| to + (id - from))
     })
 }
 

@@ -6,11 +6,11 @@
 //!
 //! The checks are grouped by lesson, one file each, named like the lesson that established
 //! them: [`clone`] (step01, with [`clone_signals`] and [`clone_caller`] for its hardening),
-//! [`uts`], [`ipc`], [`pid`], [`mount`], [`user`], [`net`], [`cgroup`], [`time`]. A step's
-//! tests call its own lesson's checks and every earlier lesson's, one line each, so a later
-//! step still proves what every earlier step established; a new step's checks go in a new
-//! file named for its lesson. [`wording`] holds what the steps say, which the checks look
-//! for; their longer shell scripts are in `testkit/scripts/`.
+//! [`uts`], [`ipc`], [`pid`], [`mount`], [`user`], [`net`], [`cgroup`], [`time`], [`limits`],
+//! [`overlay`], [`caps`]. A step's tests call its own lesson's checks and every earlier
+//! lesson's, one line each, so a later step still proves what every earlier step established;
+//! a new step's checks go in a new file named for its lesson. [`wording`] holds what the steps
+//! say, which the checks look for; their longer shell scripts are in `testkit/scripts/`.
 //!
 //! What the checks share: [`step`] runs a step and collects what it printed; [`privilege`]
 //! says who the tests run as (root, the sandbox's root, a user, nobody) and skips in one line
@@ -19,6 +19,7 @@
 //! for them ([`tmp`]), and a step run as nobody gets a minimal environment
 //! ([`privilege::NOBODY`]). [`replay`] replays attacks on that, as tests.
 
+pub mod caps;
 pub mod cgroup;
 pub mod clone;
 pub mod clone_caller;

@@ -1,7 +1,7 @@
 //! The checks of step10 (`--memory` and `--cpus`, in the container's cgroup): the limits'
 //! files from outside, the article's two experiments (a busy loop held to a fifth of a CPU, a
-//! hog ended by the OOM killer), what the parent reports, and bad values. Called by
-//! `step10-limits/tests/lesson.rs` and `hardening.rs`.
+//! hog ended by the OOM killer), what the parent reports, and bad values. Called by the
+//! `tests/lesson.rs` and `tests/hardening.rs` of steps 10 on.
 //!
 //! The cgroup filesystem is the machine's own: these checks read the step's cgroups and write
 //! none; memory tests allocate at most 300 MiB, and only under a limit of 64 MiB.

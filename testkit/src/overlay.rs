@@ -1,6 +1,6 @@
 //! Checks of step11's lesson: an image shared read-only under a layer of each container's own
 //! (`--image DIR`), the changes printed as `docker diff` prints them, `--keep-layer DIR`.
-//! Called by step11-overlay's tests/lesson.rs and tests/hardening.rs.
+//! Called by the `tests/lesson.rs` and `tests/hardening.rs` of steps 11 on.
 
 use crate::{fresh_dir, fresh_dir_for_nobody, is_root, run, Step, NOBODY};
 use std::collections::hash_map::DefaultHasher;

@@ -135,3 +135,20 @@ pub fn without_proc_says_so(step: Step) {
     let [missing, fix] = says::NO_PROC;
     assert!(line.contains(missing) && line.contains(fix), "{line}");
 }
+
+/// Under `unshare --pid` without `--mount-proc`, /proc is the host's, where the child's PID
+/// (a PID of the new namespace) is another process: the parent must not write that process's
+/// ID maps. It says so in one line, 125, and the command never runs.
+pub fn foreign_proc_says_so(step: Step) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::NoProc) || !installed_or_skip(&["unshare"]) {
+        return;
+    }
+    let mut argv: Vec<String> = ["unshare", "--pid", "--fork"].map(String::from).to_vec();
+    argv.extend(step.argv(&["sh", "-c", "echo should-not-run"]));
+    let out = run(&argv);
+    out.assert_status(125);
+    assert!(!out.stdout.contains("should-not-run"), "{out:#?}");
+    let line = one_error_line(&out);
+    let [what, fix] = says::FOREIGN_PROC;
+    assert!(line.contains(what) && line.contains(fix), "{line}");
+}

@@ -94,6 +94,8 @@ pub const USER_NAMESPACES_DISABLED: [&str; 3] =
     ["ENOSPC", "user.max_user_namespaces is 0", "sysctl -w user.max_user_namespaces="];
 /// No /proc: what is missing, and how to mount it.
 pub const NO_PROC: [&str; 2] = ["/proc is not mounted", "mount -t proc proc /proc"];
+/// What steps 06 on say when /proc is another PID namespace's, and what to do.
+pub const FOREIGN_PROC: [&str; 2] = ["/proc is another PID namespace's", "add --mount-proc"];
 /// step07's bad network options, and what the error line says of each.
 pub const BAD_NETWORK_OPTIONS: [([&str; 2], &str); 4] = [
     (["--subnet", "10.0.0.0"], "--subnet 10.0.0.0: expected an IPv4 subnet"),

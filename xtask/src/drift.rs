@@ -25,10 +25,20 @@ pub const CHANGED: &[(&str, &str, &str)] = &[(
     "the pipe that releases the child also carries its address: Release::send, and wait returns what was sent",
     ),
     (
+    "step11-overlay",
+    "src/userns.rs",
+    "the layer goes to whoever the container's root is outside: Outside::root and Outside::inside say who, from the map the parent wrote",
+    ),
+    (
     "step10-limits",
     "src/cgroup.rs",
     "the container's cgroups hold --memory and --cpus too: limits.rs adds its places and files, \
      and enable_pids becomes enable(parent, controller)",
+    ),
+    (
+    "step12-caps",
+    "src/rootfs.rs",
+    "/dev's tmpfs is mounted nodev too, so a device node made in it cannot be opened (the bound host nodes keep their own flags)",
 )];
 
 /// Every carried file that differs from its predecessor without a reason in the tables above,

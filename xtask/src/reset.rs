@@ -5,7 +5,9 @@
 //! left (a port is a running container's veth). Everything else it finds, it reports with the command that removes it, and leaves
 //! alone, because the steps do not make it on purpose and it may be someone's: a `vethB-N`
 //! veth, a mount under the workspace, a `/tmp/namespaces-*` directory of yours, a layer
-//! (`/tmp/container-layer.*`) a killed step11 left, a step of yours still running.
+//! (`/tmp/container-layer.*`) a killed step11, 12 or 13 left, a step of yours still running.
+//! Steps 12 and 13 leave nothing new: their masks, their /dev and their seccomp filter live in
+//! the container's own mount namespace and process, and go with them.
 //! It never kills a process.
 //!
 //! It asks `ip` rather than /sys/class/net: /sys shows the network namespace of whoever
@@ -212,7 +214,7 @@ fn user() -> u32 {
 }
 
 /// `/tmp/namespaces-*` directories of yours: the tests' scratch space; `/tmp/container-layer.*`:
-/// a container's layer that a step11 killed by SIGKILL could not remove.
+/// a container's layer that a step killed by SIGKILL (11 on: they carry overlay.rs) could not remove.
 fn tmp_dirs(out: &mut Outcome) {
     use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir("/tmp") else { return };
@@ -228,7 +230,7 @@ fn tmp_dirs(out: &mut Outcome) {
     for dir in found {
         out.lines.push(match dir.starts_with("/tmp/container-layer.") {
             true => format!(
-                "{dir}: a container's layer, left by a killed step11; if none is running: rm -rf {dir}"
+                "{dir}: a container's layer, left by a killed step11, 12 or 13; if none is running: rm -rf {dir}"
             ),
             false => format!(
                 "{dir}: scratch space of the tests (they reuse it); if no test is running: rm -rf {dir}"

@@ -67,6 +67,12 @@ fn user_namespaces_here() -> bool {
     run(&argv).status == 0
 }
 
+/// The fact line of the seccomp probe: this machine's kernel has seccomp filters (issue #25).
+fn assert_seccomp_filter_installed(out: &Out) {
+    let line = out.stdout.lines().find(|l| l.trim_start().starts_with("a seccomp filter "));
+    assert!(line.is_some_and(|l| l.contains("installed, in a throwaway process")), "{out:#?}");
+}
+
 #[test]
 fn as_root_every_step_has_a_row_and_runs() {
     if !root_or_skip("doctor's 'as you' is root only when run by root") {
@@ -90,6 +96,7 @@ fn as_root_every_step_has_a_row_and_runs() {
     // It made a bridge and a veth pair, in a throwaway network namespace.
     let bridge = out.stdout.lines().find(|l| l.trim_start().starts_with("a bridge and a veth pair"));
     assert!(bridge.is_some_and(|l| l.contains("made, in a throwaway")), "{out:#?}");
+    assert_seccomp_filter_installed(&out);
     assert!(out.stderr.is_empty(), "{out:#?}");
 }
 
@@ -101,13 +108,17 @@ fn as_nobody_steps_02_to_05_need_root_and_run_in_the_sandbox() {
         assert_eq!(row(&out, step)[1], "needs root", "{out:#?}");
     }
     assert_eq!(row(&out, "step01-clone")[1], "yes", "{out:#?}");
+    // no_new_privs lets anyone install a seccomp filter, as step13 does.
+    assert_seccomp_filter_installed(&out);
     if !user_namespaces_here() {
         eprintln!("note: user namespaces are off here; the rest of this test needs them");
         return;
     }
     assert_eq!(row(&out, "step06-user")[1], "yes", "{out:#?}");
-    assert_eq!(row(&out, "step07-net")[1], "lo only", "{out:#?}");
-    for step in ["step02-uts", "step05-mount", "step07-net"] {
+    for step in ["step07-net", "step11-overlay", "step12-caps", "step13-seccomp"] {
+        assert_eq!(row(&out, step)[1], "lo only", "{step}\n{out:#?}");
+    }
+    for step in ["step02-uts", "step05-mount", "step07-net", "step13-seccomp"] {
         assert_eq!(row(&out, step)[3], "yes", "{step} in the sandbox\n{out:#?}");
     }
     // Without sudo (none is installed here, or nobody may not use it), the sandbox is the way.

@@ -274,3 +274,68 @@ fn capsh_is_a_tool_with_its_package() {
     let text = assess(&m).to_string();
     assert!(text.contains("not in your PATH, type them in full: /usr/sbin/capsh"), "{text}");
 }
+
+/// A kernel built without CONFIG_SECCOMP_FILTER (issue #25): prctl(PR_SET_SECCOMP) says EINVAL.
+/// step13 cannot install its filter anywhere, as you, with sudo or in the sandbox; doctor says
+/// why and gives the one-line way round it; step12 and the others still run.
+#[test]
+fn a_kernel_without_seccomp_filters_stops_step13_only() {
+    let mut m = Machine::example();
+    let einval =
+        || Err("prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER): Invalid argument (os error 22)".to_string());
+    m.as_you.insert(Probe::Seccomp, einval());
+    m.as_root.insert(Probe::Seccomp, einval());
+    let report = assess(&m);
+    let step13 = the_row(&report, "step13-seccomp");
+    for cell in [&step13.as_you, &step13.with_sudo, &step13.in_sandbox] {
+        let text = finding_of(&report, cell);
+        assert!(text.contains("without CONFIG_SECCOMP_FILTER"), "{text}");
+        assert!(
+            text.lines().any(|l| l == "target/debug/step13-seccomp --seccomp unconfined COMMAND..."),
+            "{text}"
+        );
+    }
+    assert_eq!(report.findings.len(), 1, "one finding, named once\n{report}");
+    let step12 = the_row(&report, "step12-caps");
+    assert_eq!(
+        (&step12.as_you, &step12.with_sudo, &step12.in_sandbox),
+        (&Cell::LoOnly, &Cell::Yes, &Cell::Yes)
+    );
+    assert!(
+        report.to_string().contains("a seccomp filter  ")
+            && report.to_string().contains("could not be installed: prctl")
+    );
+
+    // Another failure of the probe is not blamed on the kernel's configuration.
+    m.as_you.insert(
+        Probe::Seccomp,
+        Err("prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER): Cannot allocate memory".into()),
+    );
+    m.as_root.insert(
+        Probe::Seccomp,
+        Err("prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER): Cannot allocate memory".into()),
+    );
+    let report = assess(&m);
+    let text = finding_of(&report, &the_row(&report, "step13-seccomp").as_you);
+    assert!(text.starts_with("a seccomp filter (prctl(PR_SET_SECCOMP)) failed: prctl"), "{text}");
+    assert!(!text.contains("CONFIG_SECCOMP_FILTER"), "{text}");
+}
+
+/// Steps 12 and 13 are step11 plus what takes power away: the same row as step11 where the
+/// kernel has seccomp filters, and as an ordinary user `lo` only, as every bridged step.
+#[test]
+fn steps_12_and_13_run_where_step11_does() {
+    let report = assess(&Machine::example());
+    let step11 = the_row(&report, "step11-overlay");
+    for step in ["step12-caps", "step13-seccomp"] {
+        let row = the_row(&report, step);
+        assert_eq!(
+            (&row.as_you, &row.with_sudo, &row.in_sandbox),
+            (&step11.as_you, &step11.with_sudo, &step11.in_sandbox),
+            "{report}"
+        );
+        assert_eq!(row.as_you, Cell::LoOnly, "{report}");
+    }
+    let names: Vec<&str> = report.rows.iter().map(|r| r.step.as_str()).collect();
+    assert_eq!(names[names.len() - 4..], ["step11-overlay", "step12-caps", "step13-seccomp", "setns-enter"]);
+}

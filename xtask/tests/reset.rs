@@ -118,3 +118,32 @@ fn a_fresh_network_namespace_has_nothing_to_remove() {
     };
     assert_eq!(out.stdout, "0\n", "a fresh network namespace has no bridge\n{out:#?}");
 }
+
+/// Steps 11 to 13 carry overlay.rs: the layer a killed one leaves (`/tmp/container-layer.*`) is
+/// reported for all three, and a step still running is found by its name, step13's too, and
+/// never killed. The "step" is `sleep` under step13's name, as nobody; the layer an empty
+/// directory of nobody's, removed after.
+#[test]
+fn reports_a_layer_and_a_running_step13_and_kills_nothing() {
+    let Some(out) = in_throwaway_netns(
+        "d=$(mktemp -d) && cp \"$(command -v sleep)\" \"$d/step13-seccomp\" && chmod 755 \"$d\" || exit 9
+         l=$($NOBODY mktemp -d /tmp/container-layer.XXXXXX) || exit 9
+         $NOBODY \"$d/step13-seccomp\" 30 & pid=$!
+         while [ \"$(cat /proc/$pid/comm 2>/dev/null)\" != step13-seccomp ]; do sleep 0.05; done
+         $NOBODY \"$XTASK\" reset 2>&1; echo status $?
+         [ \"$(cat /proc/$pid/comm)\" = step13-seccomp ] && echo still running
+         kill $pid; wait $pid; rm -rf \"$d\" \"$l\"
+         echo \"pid $pid layer $l\"",
+    ) else {
+        return;
+    };
+    out.assert_status(0);
+    let last = out.stdout.lines().last().unwrap_or_default();
+    let (pid, layer) = last.strip_prefix("pid ").and_then(|r| r.split_once(" layer ")).expect(&out.stdout);
+    assert!(out.stdout.contains(&format!("step13-seccomp is running as PID {pid}: left alone")), "{out:#?}");
+    assert!(
+        out.stdout.contains(&format!("{layer}: a container's layer, left by a killed step11, 12 or 13")),
+        "{out:#?}"
+    );
+    assert!(out.stdout.contains("still running"), "reset never kills\n{out:#?}");
+}

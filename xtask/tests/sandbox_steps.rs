@@ -132,3 +132,30 @@ fn setns_enter_and_nsenter_join_a_running_container() {
     out.assert_status(0);
     assert_eq!(out.stdout, "container\n0\n192.168.10.5/24\ncontainer\n", "{out:#?}");
 }
+
+/// Steps 11 to 13 in the sandbox: overlayfs in a user namespace of the sandbox's own, under the
+/// container's root, which is the sandbox's root, which owns the image (made by tools/mkrootfs,
+/// then given to the sandbox's user, as a learner's own image is theirs). Each writes a file in
+/// its layer and reads it back; the image is unchanged after.
+#[test]
+fn steps_11_to_13_write_in_their_layer_over_an_image() {
+    if !sandbox_or_skip() {
+        return;
+    }
+    let image = Rootfs::build();
+    let dir = image.0.join("rootfs");
+    let uid = nix::unistd::geteuid().as_raw();
+    let sandbox_user = if uid == 0 { 65534 } else { uid };
+    let out =
+        testkit::run(&["chown", "-R", &format!("{sandbox_user}:{sandbox_user}"), dir.to_str().unwrap()]);
+    out.assert_status(0);
+    let script = format!(
+        "for s in \"$S11\" \"$S12\" \"$S13\"; do
+             \"$s\" -q --image '{d}' sh -c 'echo layer > /new && cat /new && id -u'; echo \"status $?\"
+         done; ls '{d}/new' 2>&1 >/dev/null | grep -c 'No such file'",
+        d = dir.display()
+    );
+    let out = in_sandbox(&script);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "layer\n0\nstatus 0\n".repeat(3) + "1\n", "{out:#?}");
+}

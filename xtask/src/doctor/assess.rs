@@ -43,13 +43,16 @@ pub fn assess(m: &Machine) -> Report {
         let in_sandbox = match sandbox {
             Some(Ok(())) => {
                 // Root there may make every namespace; the bridge needs the kernel's modules,
-                // as anywhere: that is what the bridge probe, run as you, found.
+                // and step13 its seccomp filters, as anywhere: what those probes, run as you,
+                // found.
                 let mut outcomes: BTreeMap<Probe, Outcome> =
                     Probe::ALL.iter().map(|p| (*p, Ok(()))).collect();
-                match m.as_you.get(&Probe::Bridge) {
-                    Some(bridge) => outcomes.insert(Probe::Bridge, bridge.clone()),
-                    None => outcomes.remove(&Probe::Bridge),
-                };
+                for kernel in [Probe::Bridge, Probe::Seccomp] {
+                    match m.as_you.get(&kernel) {
+                        Some(found) => outcomes.insert(kernel, found.clone()),
+                        None => outcomes.remove(&kernel),
+                    };
+                }
                 cell(m, needs, As::Root, &outcomes, &mut causes)
             }
             Some(Err(err)) => Cell::No(number(&mut causes, cause(m, Probe::Sandbox, you_as, err))),
@@ -140,6 +143,10 @@ fn number(causes: &mut Vec<Cause>, cause: Cause) -> usize {
 
 /// Why `probe`, run as `who`, failed with `err`: the first known reason that applies.
 fn cause(m: &Machine, probe: Probe, who: As, err: &str) -> Cause {
+    // prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) says EINVAL where the kernel has no filters.
+    if probe == Probe::Seccomp && err.contains("Invalid argument") {
+        return Cause::NoSeccompFilter;
+    }
     if !m.proc_mounted {
         return Cause::NoProc;
     }

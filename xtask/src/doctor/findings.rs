@@ -19,6 +19,8 @@ pub(super) enum Cause {
     Container,
     /// The kernel cannot make a bridge or a veth pair: its modules are not there.
     NoBridgeModule,
+    /// The kernel cannot install a seccomp filter: it was built without CONFIG_SECCOMP_FILTER.
+    NoSeccompFilter,
     /// Tools the chapters use are not installed (step07 cannot run without `ip`).
     ToolsMissing,
     /// A failure doctor cannot explain: the probe and what unshare said.
@@ -87,9 +89,18 @@ pub(super) fn finding(m: &Machine, cause: &Cause) -> Finding {
             ],
         },
         Cause::NoBridgeModule => bridge_module(m),
+        Cause::NoSeccompFilter => Finding {
+            title: "the kernel has no seccomp filters: it was built without CONFIG_SECCOMP_FILTER".into(),
+            lines: vec![
+                "step13 installs one before exec, as Docker does; every distribution's kernel has them: \
+                 boot one, or run step13 without its filter, as docker run --security-opt seccomp=unconfined"
+                    .into(),
+            ],
+            fixes: vec!["target/debug/step13-seccomp --seccomp unconfined COMMAND...".into()],
+        },
         Cause::ToolsMissing => tools_finding(m),
         Cause::Unexplained(probe, err) => Finding {
-            title: format!("unshare {} failed: {err}", probe.flags().join(" ")),
+            title: format!("{} failed: {err}", probe.tried()),
             lines: vec!["doctor does not know why; try the command yourself, and look at dmesg".into()],
             fixes: vec![],
         },
@@ -162,7 +173,7 @@ fn bridge_module(m: &Machine) -> Finding {
     let sudo = sudo_prefix(m);
     let release = m.kernel.as_deref().unwrap_or("$(uname -r)");
     let mut lines =
-        vec!["step07's bridge and veths (steps 07-09, as root and in the sandbox) fail with EOPNOTSUPP, \
+        vec!["step07's bridge and veths (steps 07 on, as root and in the sandbox) fail with EOPNOTSUPP, \
          \"Operation not supported\"; the kernel makes them with its bridge and veth modules"
             .to_string()];
     let mut fixes = Vec::new();

@@ -1,6 +1,6 @@
 //! Looking at this machine: [`look`] reads the files, sysctls and PATH that decide what can
 //! run here ([`look_without_probes`]), and tries each namespace for real, with util-linux
-//! `unshare` in a child process, as you and as root.
+//! `unshare` in a child process, as you and as root; and a seccomp filter, in a child process.
 //!
 //! Called by `mod.rs` (`cargo xtask doctor`) and by `sandbox.rs`, which explains with these
 //! facts why it cannot start. The only part of doctor that reads or runs anything.
@@ -39,10 +39,10 @@ pub fn look() -> Machine {
         .to_vec(),
         None => Vec::new(),
     };
-    // An ordinary user may try only what needs no root: the user namespaces. The bridge is
-    // made with `ip`: without it, doctor cannot try (and says so).
+    // An ordinary user may try only what needs no root: the user namespaces, and a seccomp
+    // filter. The bridge is made with `ip`: without it, doctor cannot try (and says so).
     let ip = in_path("ip");
-    let mine: &[Probe] = &[Probe::User, Probe::Sandbox, Probe::Bridge, Probe::Overlay];
+    let mine: &[Probe] = &[Probe::User, Probe::Sandbox, Probe::Bridge, Probe::Overlay, Probe::Seccomp];
     let yours: &[Probe] = if machine.you_are_root { &Probe::ALL } else { mine };
     let tried = |probes: &[Probe], prefix: &[String]| -> BTreeMap<Probe, Outcome> {
         probes.iter().filter(|&&p| p != Probe::Bridge || ip).map(|&p| (p, probe(prefix, p))).collect()
@@ -124,9 +124,63 @@ pub fn look_without_probes() -> Machine {
     }
 }
 
-/// Run one probe, `[PREFIX...] unshare FLAGS true`, in a child process.
+/// Run one probe, `[PREFIX...] unshare FLAGS true`, in a child process; or install a seccomp
+/// filter in one, which `PREFIX` (sudo, setpriv) cannot carry: whether the kernel has seccomp
+/// filters is the same for every user, and no_new_privs lets any user install one.
 pub fn probe(prefix: &[String], probe: Probe) -> Outcome {
+    if probe == Probe::Seccomp {
+        return seccomp_filter();
+    }
     crate::unshare::try_unshare(prefix, &crate::unshare::for_this_kernel(probe.flags()), probe.command())
+}
+
+/// What step13 does before exec, for real: set no_new_privs and install a seccomp filter, here
+/// of one instruction that allows every call, in a child process of ours between fork and
+/// exec; the child then runs `true`, and the filter ends with it. Only installing one shows
+/// CONFIG_SECCOMP_FILTER: the `Seccomp:` line of /proc/self/status, and prctl(PR_GET_SECCOMP),
+/// need only CONFIG_SECCOMP. A kernel without filters says EINVAL. seccomp(2):
+/// <https://man7.org/linux/man-pages/man2/seccomp.2.html>
+fn seccomp_filter() -> Outcome {
+    use nix::libc;
+    use std::os::unix::process::CommandExt;
+    // BPF_RET|BPF_K: return the constant k, here SECCOMP_RET_ALLOW, whatever the call.
+    let allow_all = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: libc::SECCOMP_RET_ALLOW,
+    }];
+    let install = move || {
+        let program = libc::sock_fprog { len: 1, filter: allow_all.as_ptr().cast_mut() };
+        let (zero, one): (libc::c_ulong, libc::c_ulong) = (0, 1);
+        // SAFETY: prctl(2) with unsigned long arguments (it refuses no_new_privs unless the
+        // unused ones are 0), and a pointer to `program`, which lives on this stack frame until
+        // the call returns; the kernel copies the program.
+        let installed = unsafe {
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, one, zero, zero, zero) == 0
+                && libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::c_ulong::from(libc::SECCOMP_MODE_FILTER),
+                    &program as *const libc::sock_fprog,
+                ) == 0
+        };
+        if installed {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    let mut child = Command::new("true");
+    child.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: between fork and exec, `install` makes two system calls and reads its errno: no
+    // allocation, no lock, nothing a fork of a threaded process could find held.
+    unsafe { child.pre_exec(install) };
+    match child.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("true, under an allow-all seccomp filter, ended with {status}")),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err("true is not installed".into()),
+        Err(err) => Err(format!("prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER): {err}")),
+    }
 }
 
 /// The user and group who ran sudo, if doctor runs as root because of sudo.

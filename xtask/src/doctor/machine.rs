@@ -102,7 +102,7 @@ impl Machine {
             root_on_the_host: false,
             uid_map: None,
             sudo: Sudo::Works,
-            as_you: all_ok(&[Probe::User, Probe::Sandbox, Probe::Bridge, Probe::Overlay]),
+            as_you: all_ok(&[Probe::User, Probe::Sandbox, Probe::Bridge, Probe::Overlay, Probe::Seccomp]),
             as_root: all_ok(&Probe::ALL),
             proc_mounted: true,
             max_user_namespaces: Some(63_000),

@@ -5,7 +5,7 @@
 //! - [`look`] gathers the facts: the sysctls that decide user namespaces, the signs of a
 //!   container or of WSL, the cgroup and mount setup, the kernel, the tools in PATH; and it
 //!   *tries* each namespace for real, with util-linux `unshare` in a child process (never in
-//!   this process), as you and as root;
+//!   this process), as you and as root, and a seccomp filter, in a child process too;
 //! - [`assess`] turns those facts into the table and the findings. It reads nothing and runs
 //!   nothing, so the tests can feed it machines this one is not: Ubuntu with AppArmor, WSL 1,
 //!   a Docker container.

@@ -4,8 +4,9 @@
 //! Read by every other part of doctor (`look.rs` runs the probes, `assess.rs` decides from
 //! them, `report.rs` and `findings.rs` name the tools), and by `reset.rs` (the steps' names).
 
-/// Something doctor tries for real: `unshare FLAGS COMMAND` (COMMAND is `true` but for
-/// [`Probe::Bridge`]), in a child process.
+/// Something doctor tries for real, in a child process: `unshare FLAGS COMMAND` (COMMAND is
+/// `true` but for [`Probe::Bridge`] and [`Probe::Overlay`]), or, for [`Probe::Seccomp`], a
+/// seccomp filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Probe {
     Uts,
@@ -24,10 +25,14 @@ pub enum Probe {
     Bridge,
     /// What step11 does: mount overlayfs in a user and mount namespace (Linux 5.11 on).
     Overlay,
+    /// What step13 does before exec: install a seccomp filter (a BPF program; the kernel needs
+    /// CONFIG_SECCOMP_FILTER), here one that allows every call, in a throwaway child process
+    /// that then runs `true`. No namespace: `look.rs` tries it without `unshare`.
+    Seccomp,
 }
 
 impl Probe {
-    pub const ALL: [Probe; 8] = [
+    pub const ALL: [Probe; 9] = [
         Probe::Uts,
         Probe::Ipc,
         Probe::Pid,
@@ -36,6 +41,7 @@ impl Probe {
         Probe::Sandbox,
         Probe::Bridge,
         Probe::Overlay,
+        Probe::Seccomp,
     ];
 
     /// The `unshare` flags that make the namespaces this probe tries.
@@ -60,6 +66,15 @@ impl Probe {
             Probe::Sandbox => crate::unshare::SANDBOX_FLAGS,
             Probe::Bridge => &["--user", "--map-root-user", "--net"],
             Probe::Overlay => &["--user", "--map-root-user", "--mount", "--propagation", "private"],
+            Probe::Seccomp => &[],
+        }
+    }
+
+    /// What doctor tried, for a finding's title: `unshare FLAGS`, or the seccomp filter.
+    pub fn tried(self) -> String {
+        match self {
+            Probe::Seccomp => "a seccomp filter (prctl(PR_SET_SECCOMP))".into(),
+            _ => format!("unshare {}", self.flags().join(" ")),
         }
     }
 
@@ -153,7 +168,19 @@ pub const NEEDS: &[Needs] = &[
         name: "step11-overlay",
         probes: &[Probe::Sandbox, Probe::Bridge, Probe::Overlay],
         root: false,
-        why: "as step09; --image: overlayfs in a user namespace, Linux 5.11",
+        why: "as step10; --image: overlayfs in a user namespace, Linux 5.11",
+    },
+    Needs {
+        name: "step12-caps",
+        probes: &[Probe::Sandbox, Probe::Bridge, Probe::Overlay],
+        root: false,
+        why: "as step11; dropping capabilities and masking /proc need nothing more",
+    },
+    Needs {
+        name: "step13-seccomp",
+        probes: &[Probe::Sandbox, Probe::Bridge, Probe::Overlay, Probe::Seccomp],
+        root: false,
+        why: "as step12; its seccomp filter: CONFIG_SECCOMP_FILTER (every distribution's kernel)",
     },
     Needs {
         name: SETNS_ENTER,
@@ -165,8 +192,15 @@ pub const NEEDS: &[Needs] = &[
 
 pub(super) const STEP07: &str = "step07-net";
 /// The steps whose containers go on a bridge: as an ordinary user, `lo` only.
-pub(super) const BRIDGED: [&str; 5] =
-    [STEP07, "step08-cgroup", "step09-time", "step10-limits", "step11-overlay"];
+pub(super) const BRIDGED: [&str; 7] = [
+    STEP07,
+    "step08-cgroup",
+    "step09-time",
+    "step10-limits",
+    "step11-overlay",
+    "step12-caps",
+    "step13-seccomp",
+];
 pub(super) const SETNS_ENTER: &str = "setns-enter";
 
 /// The tools the chapters use, the package each comes in (Debian and Ubuntu), and where.

@@ -172,6 +172,12 @@ pub(super) fn facts(m: &Machine) -> Vec<(String, String)> {
         None => "untried: doctor makes them with ip, which is not here".to_string(),
     };
     facts.push(("a bridge and a veth pair".into(), bridge));
+    let seccomp = match m.as_you.get(&Probe::Seccomp).or(m.as_root.get(&Probe::Seccomp)) {
+        Some(Ok(())) => "installed, in a throwaway process (fine: step13 installs its own)".to_string(),
+        Some(Err(err)) => format!("could not be installed: {err}"),
+        None => "untried".to_string(),
+    };
+    facts.push(("a seccomp filter".into(), seccomp));
     let mut tools = if m.missing_tools.is_empty() {
         format!("all {} found", TOOLS.len())
     } else {

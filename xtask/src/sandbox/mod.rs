@@ -114,7 +114,7 @@ fn banner(flags: &[&str]) {
             "the host's are unchanged, and all that is made here goes when you leave; the files are \
              the host's, and you write them as uid {uid}"
         ),
-        "every step runs here without sudo: target/debug/step02-uts ... step09-time, step07's bridge \
+        "every step runs here without sudo: target/debug/step02-uts ... step13-seccomp, step07's bridge \
          included; not step08's --pids-max, which needs a cgroup the system delegated to you"
             .to_string(),
         "the book's sudo lines, here: leave out sudo; `sudo unshare --net X` is X (this is a throwaway \

@@ -66,8 +66,8 @@ pub fn sandbox_argv(command: &[&str]) -> Vec<String> {
     sandbox_argv_in(runtime, &[&["--"], command].concat())
 }
 
-/// Run `script` with `sh -c` in the sandbox. In it, `$S1` ... `$S7` are the steps and `$SE`
-/// is setns-enter.
+/// Run `script` with `sh -c` in the sandbox. In it, `$S1` ... `$S7` and `$S11` ... `$S13`
+/// are the steps and `$SE` is setns-enter.
 pub fn in_sandbox(script: &str) -> Out {
     let mut vars = String::new();
     for (var, name) in [
@@ -78,6 +78,9 @@ pub fn in_sandbox(script: &str) -> Out {
         ("S5", "step05-mount"),
         ("S6", "step06-user"),
         ("S7", "step07-net"),
+        ("S11", "step11-overlay"),
+        ("S12", "step12-caps"),
+        ("S13", "step13-seccomp"),
         ("SE", "setns-enter"),
     ] {
         vars.push_str(&format!("{var}='{}'\n", bin(name)));
