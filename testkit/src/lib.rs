@@ -10,7 +10,8 @@
 //! tests call its own lesson's checks and every earlier lesson's, one line each, so a later
 //! step still proves what every earlier step established; a new step's checks go in a new
 //! file named for its lesson. [`wording`] holds what the steps say, which the checks look
-//! for; their longer shell scripts are in `testkit/scripts/`.
+//! for; their longer shell scripts are in `testkit/scripts/`. The later lessons: [`limits`]
+//! (step10), [`overlay`] (step11), [`seccomp`] (step13, with `scripts/foreign-call.rs`).
 //!
 //! What the checks share: [`step`] runs a step and collects what it printed; [`privilege`]
 //! says who the tests run as (root, the sandbox's root, a user, nobody) and skips in one line
@@ -32,6 +33,7 @@ pub mod pid;
 pub mod privilege;
 pub mod replay;
 pub mod root_started;
+pub mod seccomp;
 pub mod step;
 pub mod terminal;
 pub mod time;
