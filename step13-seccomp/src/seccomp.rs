@@ -36,8 +36,8 @@ pub fn wanted(args: &Args) -> Result<bool> {
 
 // ANCHOR: refused
 /// The calls refused with EPERM, as Docker's default profile refuses them to a container that
-/// was not given the capability they need (most of them need CAP_SYS_ADMIN, which the
-/// container's root holds over its own namespaces; the filter holds whatever it holds):
+/// was not given the capability they need. Most need CAP_SYS_ADMIN, which the container's root
+/// holds over its own namespaces; the filter refuses them whatever capabilities it holds:
 const REFUSED: &[(&str, libc::c_long)] = &[
     // The kernel's keyrings are not namespaced: a container could read or fill the host's.
     ("keyctl", libc::SYS_keyctl),
@@ -220,7 +220,7 @@ pub fn install(wanted: bool) -> Result<()> {
             Errno::EACCES => "neither no_new_privs nor CAP_SYS_ADMIN",
             _ => "unexpected",
         };
-        anyhow!("seccomp(SECCOMP_SET_MODE_FILTER) failed: {errno}: {why}; or run with --seccomp unconfined")
+        anyhow!("seccomp(SECCOMP_SET_MODE_FILTER) failed: {errno}: {why}; --seccomp unconfined goes without")
     })?;
     let names: Vec<&str> = REFUSED.iter().chain(REFUSED_HERE).map(|(name, _)| *name).collect();
     say!("child: seccomp filter of {} instructions: a foreign architecture is killed", filter.len());
