@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 
 const STEP: Step = Step {
     name: "step13-seccomp",
-    about: "Starts COMMAND as step11-overlay does, under a seccomp filter: a foreign architecture\n\
-            is killed, and the calls Docker's default profile refuses (keyctl, bpf, mount, unshare…) fail with EPERM.\n\
+    about: "Starts COMMAND as step11-overlay does, under a seccomp filter: a foreign architecture is\n\
+            killed; keyctl, bpf, mount, unshare… fail with EPERM, as in Docker's default profile.\n\
             Try it inside a throwaway network namespace: sudo unshare --net target/debug/step13-seccomp",
     needs: "root for the network link, the cgroup and its limits; without it, lo only, no limits",
     options: &[
