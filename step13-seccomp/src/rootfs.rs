@@ -110,7 +110,9 @@ fn mount_sysfs(target: &OwnedFd) -> Result<()> {
 /// device of the host, disks included; runc and Docker do as we do.
 fn mount_dev(root: &OwnedFd) -> Result<()> {
     let beneath = open_in(root, "dev")?;
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    // nodev: no device node in this tmpfs opens, so a node the container makes with mknod(2)
+    // is useless. A bind mount keeps its source's flags, so the host's nodes bound below open.
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
     mount_on(&beneath, "/dev", "tmpfs", flags, Some("mode=755"))?;
     // Open it again: the name now leads into our tmpfs, a filesystem (st_dev) of its own. Check
     // that it does, in case DIR/dev was swapped meanwhile, and create every file with O_EXCL,

@@ -3,8 +3,8 @@
 //! lesson that brought it (`testkit::clone_signals`, `testkit::pid`, `testkit::mount`...).
 
 use testkit::{
-    cgroup, clone, clone_caller, clone_signals, limits, mount, overlay, pid, root_started, terminal, user,
-    Step,
+    caps, cgroup, clone, clone_caller, clone_signals, limits, mount, overlay, pid, root_started, terminal,
+    user, Step,
 };
 
 const STEP: Step = Step {
@@ -13,6 +13,12 @@ const STEP: Step = Step {
     as_nobody: false,
     needs_root: true,
 };
+
+// The drop and the masks hold with --image and --init, and in the command's children.
+#[test]
+fn caps_hold_in_every_mode() {
+    caps::holds_in_every_mode(STEP)
+}
 
 // The layer was written by the container: walked and removed without following its symlinks.
 #[test]
@@ -194,6 +200,14 @@ fn root_started_host_out_of_reach() {
 #[test]
 fn root_started_rootfs_attacks_fail() {
     root_started::rootfs_attacks_fail(STEP, &["--pids-max", "20"])
+}
+#[test]
+fn root_started_host_out_of_reach_without_new_privileges() {
+    root_started::host_out_of_reach(STEP, &["--no-new-privileges"])
+}
+#[test]
+fn root_started_rootfs_attacks_fail_without_new_privileges() {
+    root_started::rootfs_attacks_fail(STEP, &["--no-new-privileges"])
 }
 #[test]
 fn cgroup_names_unique_across_pid_namespaces() {

@@ -2,7 +2,7 @@
 //! and from outside (/proc/PID/ns, nsenter, the host), and every earlier step's lesson again.
 //! Each test runs the step's binary as a subprocess: `clone` never runs in the test process.
 
-use testkit::{cgroup, clone, ipc, limits, mount, net, overlay, pid, time, user, uts, Step};
+use testkit::{caps, cgroup, clone, ipc, limits, mount, net, overlay, pid, seccomp, time, user, uts, Step};
 
 const NAME: &str = "step13-seccomp";
 const STEP: Step = Step {
@@ -14,6 +14,8 @@ const STEP: Step = Step {
 /// The same, run as nobody: no network link and no cgroup of its own, but a time namespace and
 /// everything else earlier steps established.
 const NOBODY: Step = Step { as_nobody: true, ..STEP };
+/// Run by root, as nobody; run by an ordinary user, as that user: the filter needs no root.
+const USER: Step = Step { needs_root: false, ..NOBODY };
 
 // The command line, exit statuses and narration every step shares.
 #[test]
@@ -52,7 +54,92 @@ fn signal_status() {
     clone::signal_status(STEP)
 }
 
-// This step's lesson: an image shared read-only, under a copy-on-write layer of each container's own.
+// This step's lesson: a seccomp filter, as Docker's default profile.
+#[test]
+fn filter_inside_not_outside() {
+    seccomp::filter_inside_not_outside(STEP)
+}
+#[test]
+fn filter_inside_not_outside_as_user() {
+    seccomp::filter_inside_not_outside(USER)
+}
+#[test]
+fn unconfined_and_bad_values() {
+    seccomp::unconfined_and_bad_values(USER)
+}
+#[test]
+fn refused_calls_get_eperm() {
+    seccomp::refused_calls_get_eperm(STEP)
+}
+#[test]
+fn refused_calls_get_eperm_as_user() {
+    seccomp::refused_calls_get_eperm(USER)
+}
+#[test]
+fn refused_commands() {
+    seccomp::refused_commands(STEP)
+}
+#[test]
+fn refused_commands_as_user() {
+    seccomp::refused_commands(USER)
+}
+#[test]
+fn everyday_programs_work() {
+    seccomp::everyday_programs_work(STEP)
+}
+#[test]
+fn everyday_programs_work_as_user() {
+    seccomp::everyday_programs_work(USER)
+}
+#[test]
+fn foreign_architecture_killed() {
+    seccomp::foreign_architecture_killed(STEP)
+}
+#[test]
+fn foreign_architecture_killed_as_user() {
+    seccomp::foreign_architecture_killed(USER)
+}
+#[test]
+fn narration_names_refused() {
+    seccomp::narration_names_refused(USER)
+}
+
+// What step12 established: root inside keeps Docker's 14 capabilities, runc's paths are masked
+// or read-only, /dev is nodev, and --no-new-privileges makes setuid programs give nothing.
+#[test]
+fn only_docker_defaults() {
+    caps::only_docker_defaults(STEP)
+}
+#[test]
+fn only_docker_defaults_as_nobody() {
+    caps::only_docker_defaults(NOBODY)
+}
+#[test]
+fn capabilities_seen_from_outside() {
+    caps::seen_from_outside(STEP)
+}
+#[test]
+fn root_power_gone() {
+    caps::root_power_gone(STEP)
+}
+#[test]
+fn root_power_gone_as_nobody() {
+    caps::root_power_gone(NOBODY)
+}
+#[test]
+fn dev_is_nodev() {
+    caps::dev_is_nodev(STEP)
+}
+#[test]
+fn no_new_privileges() {
+    caps::no_new_privileges(NOBODY)
+}
+#[test]
+fn setuid_gains_nothing() {
+    caps::setuid_gains_nothing(STEP)
+}
+
+// What step11 established: an image shared read-only, under a copy-on-write layer of each container's own.
 #[test]
 fn image_never_changes() {
     overlay::image_never_changes(STEP)
@@ -150,10 +237,8 @@ fn cgroup_view_with_rootfs() {
 fn pids_limit_holds() {
     cgroup::pids_limit_holds(STEP)
 }
-#[test]
-fn container_cannot_lift_its_limit() {
-    cgroup::container_cannot_lift_its_limit(STEP)
-}
+// step08's container_cannot_lift_its_limit mounts the pids hierarchy from inside: here that
+// mount itself fails with EPERM (root_power_gone), and pids_limit_holds shows the limit.
 #[test]
 fn pids_max_errors() {
     cgroup::pids_max_errors(STEP)
@@ -218,10 +303,7 @@ fn works_without_ip() {
 fn root_inside() {
     user::root_inside(NOBODY)
 }
-#[test]
-fn all_capabilities_inside() {
-    user::all_capabilities_inside(STEP)
-}
+// step06's all_capabilities_inside no longer holds: this step drops all but 14 (only_docker_defaults).
 #[test]
 fn cannot_write_host_etc() {
     user::cannot_write_host_etc(NOBODY)

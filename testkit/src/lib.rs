@@ -7,10 +7,11 @@
 //! The checks are grouped by lesson, one file each, named like the lesson that established
 //! them: [`clone`] (step01, with [`clone_signals`] and [`clone_caller`] for its hardening),
 //! [`uts`], [`ipc`], [`pid`], [`mount`], [`user`], [`net`], [`cgroup`], [`time`], [`limits`],
-//! [`overlay`], [`caps`]. A step's tests call its own lesson's checks and every earlier
-//! lesson's, one line each, so a later step still proves what every earlier step established;
-//! a new step's checks go in a new file named for its lesson. [`wording`] holds what the steps
-//! say, which the checks look for; their longer shell scripts are in `testkit/scripts/`.
+//! [`overlay`], [`caps`], [`seccomp`] (with `scripts/foreign-call.rs`). A step's tests call its
+//! own lesson's checks and every earlier lesson's, one line each, so a later step still proves
+//! what every earlier step established; a new step's checks go in a new file named for its
+//! lesson. [`wording`] holds what the steps say, which the checks look for; their longer shell
+//! scripts are in `testkit/scripts/`.
 //!
 //! What the checks share: [`step`] runs a step and collects what it printed; [`privilege`]
 //! says who the tests run as (root, the sandbox's root, a user, nobody) and skips in one line
@@ -33,6 +34,7 @@ pub mod pid;
 pub mod privilege;
 pub mod replay;
 pub mod root_started;
+pub mod seccomp;
 pub mod step;
 pub mod terminal;
 pub mod time;
