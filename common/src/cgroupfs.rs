@@ -36,10 +36,32 @@ pub fn own_dir(mount: &Path, controller: Option<&str>) -> Result<PathBuf> {
             continue;
         };
         if controller.map_or(controllers.is_empty(), |c| controllers.split(',').any(|x| x == c)) {
-            return Ok(mount.join(path.trim_start_matches('/')).components().collect());
+            // PATH and the mount's root (mountinfo's ROOT) are both seen from the root of our
+            // cgroup namespace. A hierarchy mounted outside the namespace (`unshare --cgroup`
+            // keeps the host's mounts) has its root above ours, "/..": PATH would lead to the
+            // hierarchy's top there, out of every limit on our own cgroup. cgroup_namespaces(7).
+            let root = mount_root(mount).unwrap_or_else(|| "/".into());
+            let Ok(below) = Path::new(path).strip_prefix(&root) else {
+                bail!(
+                    "{} shows the cgroup hierarchy from outside our cgroup namespace (its root is {root}), \
+                     so our cgroup cannot be found there: run the step outside that namespace (made by \
+                     unshare --cgroup, or cargo xtask sandbox), or mount the hierarchy again inside it",
+                    mount.display()
+                );
+            };
+            return Ok(mount.join(below).components().collect());
         }
     }
     bail!("/proc/self/cgroup does not say where we are in the {} hierarchy", controller.unwrap_or("v2"))
+}
+
+/// The root of the mount at `mount`: which cgroup its top directory is (mountinfo's fourth field).
+fn mount_root(mount: &Path) -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mounts.lines().rev().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        (Path::new(fields.get(4)?) == mount).then(|| fields[3].to_string())
+    })
 }
 
 /// rmdir(2) `dir` and every cgroup below it (a container may have made some), deepest

@@ -85,6 +85,10 @@ fn without_proc_says_so() {
 fn foreign_proc_says_so() {
     user::foreign_proc_says_so(STEP)
 }
+#[test]
+fn foreign_cgroup_mount_refused() {
+    cgroup::foreign_cgroup_mount_refused(STEP)
+}
 
 // Concurrency.
 #[test]

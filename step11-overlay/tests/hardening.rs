@@ -95,6 +95,10 @@ fn foreign_proc_says_so() {
     user::foreign_proc_says_so(STEP)
 }
 #[test]
+fn foreign_cgroup_mount_refused() {
+    cgroup::foreign_cgroup_mount_refused(STEP)
+}
+#[test]
 fn container_cannot_lift_memory_limit() {
     limits::container_cannot_lift_memory_limit(STEP)
 }

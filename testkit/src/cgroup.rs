@@ -224,6 +224,31 @@ pub fn soak_leaves_other_cgroups_alone(step: Step) {
     assert!(survived, "the soak removed {}, a cgroup its runs did not make\n{out:#?}", theirs.display());
 }
 
+/// Started in a cgroup namespace whose root is a cgroup of this check's own, below the host's
+/// pids mount (`unshare --cgroup` keeps the host's mounts): /proc/self/cgroup says `/`, which
+/// in that mount is the hierarchy's top. The step must not make its cgroup there, out of every
+/// limit on its own: it says so in one line, 125. Only the v1 pids hierarchy is used, so a step
+/// that regressed would make a top-level pids cgroup, never a memory one. On cgroup v2 only,
+/// root puts the container under the tutorial's own top cgroup by design, as Docker does.
+pub fn foreign_cgroup_mount_refused(step: Step) {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
+        return;
+    }
+    let Some(pids) = hierarchy("cgroup", Some("pids")) else {
+        eprintln!("skipped: no v1 pids hierarchy; on cgroup v2 root's cgroups go under the tutorial's own top");
+        return;
+    };
+    let own = pids.join(cgroup_of("self", Some("pids")).trim_start_matches('/'));
+    let ns_root = mkdtemp(&own.join("testkit-cgns.")).unwrap();
+    let argv = step.argv(&["-q", "--pids-max", "5", "true"]).join(" ");
+    let script = format!("echo $$ > {}/cgroup.procs && exec unshare --cgroup {argv}", ns_root.display());
+    let out = run(&["sh", "-c", &script]);
+    remove_cgroup(&ns_root);
+    out.assert_status(125);
+    let line = one_error_line(&out);
+    assert!(line.contains("from outside our cgroup namespace") && line.contains("made by unshare --cgroup"), "{line}");
+}
+
 // --- The cgroup namespace ------------------------------------------------------------------------
 
 /// Inside, /proc/self/cgroup shows the container's cgroup as `/`; from outside, /proc/PID/cgroup
