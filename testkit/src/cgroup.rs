@@ -235,7 +235,9 @@ pub fn foreign_cgroup_mount_refused(step: Step) {
         return;
     }
     let Some(pids) = hierarchy("cgroup", Some("pids")) else {
-        eprintln!("skipped: no v1 pids hierarchy; on cgroup v2 root's cgroups go under the tutorial's own top");
+        eprintln!(
+            "skipped: no v1 pids hierarchy; on cgroup v2 root's cgroups go under the tutorial's own top"
+        );
         return;
     };
     let own = pids.join(cgroup_of("self", Some("pids")).trim_start_matches('/'));
@@ -246,7 +248,10 @@ pub fn foreign_cgroup_mount_refused(step: Step) {
     remove_cgroup(&ns_root);
     out.assert_status(125);
     let line = one_error_line(&out);
-    assert!(line.contains("from outside our cgroup namespace") && line.contains("made by unshare --cgroup"), "{line}");
+    assert!(
+        line.contains("from outside our cgroup namespace") && line.contains("made by unshare --cgroup"),
+        "{line}"
+    );
 }
 
 // --- The cgroup namespace ------------------------------------------------------------------------
