@@ -34,6 +34,18 @@ pub fn explain(err: anyhow::Error) -> anyhow::Error {
                   usually does); run it on the host, or as root"
                 .to_string(),
         }),
+        // A container's masked paths (Docker's, step 12's on) are mounts over parts of /proc:
+        // the kernel then mounts no new proc in a user namespace, which would show them again.
+        (false, Some(Errno::EPERM))
+            if err.chain().any(|e| e.to_string().starts_with("mount(\"proc\"")) && proc_is_masked() =>
+        {
+            Some(
+                "the kernel mounts a new proc in a user namespace only where the /proc we see has \
+                 nothing mounted over it, and this one has masks (we run in a container: Docker's, \
+                 or step 12's on); run the step outside it, or in one without masks (step 11)"
+                    .to_string(),
+            )
+        }
         (false, Some(Errno::EPERM | Errno::EACCES)) => {
             match sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") {
                 Some(1) => Some(
@@ -52,6 +64,12 @@ pub fn explain(err: anyhow::Error) -> anyhow::Error {
         Some(hint) => anyhow::anyhow!("{err:#}: {hint}"),
         None => err,
     }
+}
+
+/// Whether something is mounted over a part of our /proc (a mount point under /proc/).
+fn proc_is_masked() -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    mounts.lines().any(|line| line.split(' ').nth(4).is_some_and(|point| point.starts_with("/proc/")))
 }
 
 /// A number from a file under /proc/sys, if the file exists.

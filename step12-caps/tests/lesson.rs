@@ -86,6 +86,10 @@ fn no_new_privileges() {
 fn setuid_gains_nothing() {
     caps::setuid_gains_nothing(STEP)
 }
+#[test]
+fn nested_says_why() {
+    caps::nested_says_why(NOBODY, &[])
+}
 
 // What step11 established: an image shared read-only, under a copy-on-write layer of each container's own.
 #[test]

@@ -208,3 +208,22 @@ pub fn holds_in_every_mode(step: Step) {
         assert_eq!(lines, want, "{args:?}\n{out:#?}");
     }
 }
+
+/// The step inside itself: the inner one cannot mount its proc, because the outer one's masks
+/// are mounts over parts of /proc (the kernel then mounts no new proc in a user namespace). It
+/// says why, in one line, 125. `outer` are options for the outer step (step13's
+/// `--seccomp unconfined`, whose filter would refuse the inner clone first).
+pub fn nested_says_why(step: Step, outer: &[&str]) {
+    if !step.may_run() {
+        return;
+    }
+    let inner = crate::privilege::reachable_by_nobody(step.bin).display().to_string();
+    let mut args = vec!["-q"];
+    args.extend(outer);
+    args.extend([inner.as_str(), "-q", "echo", "inner-ran"]);
+    let out = step.run(&args);
+    out.assert_status(125);
+    assert!(!out.stdout.contains("inner-ran"), "{out:#?}");
+    let line = crate::step::one_error_line(&out);
+    assert!(line.contains("mount(\"proc\"") && line.contains("has masks"), "{line}");
+}
