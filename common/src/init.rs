@@ -21,12 +21,14 @@ use crate::report::{report, status_of};
 use crate::say;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
+use nix::libc;
 use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use std::convert::Infallible;
 use std::ffi::CString;
+use std::os::fd::AsRawFd;
 
 /// The signals init passes on to the command: the ones our parent forwards to the container
 /// (SIGINT, SIGTERM, SIGHUP, SIGQUIT), plus the ones programs commonly handle, as tini does.
@@ -43,6 +45,12 @@ const FORWARDED: [Signal; 7] = [
 /// Be PID 1: run `command` as our child, forward signals to it and reap every zombie; exit with
 /// the command's status once it ends. Returns only if the command could not be started.
 pub fn run(command: &[CString]) -> Result<Infallible> {
+    // PID 1 never execs, so it keeps what the step's child had: the caller's fds, and memory
+    // that came from the host. Not dumpable, its /proc/1/fd, /proc/1/exe (the host's step
+    // binary) and memory are out of the container's reach (ptrace, pidfd_getfd(2),
+    // process_vm_readv(2)), as runc keeps itself out of reach while it sets a container up;
+    // PR_SET_DUMPABLE, prctl(2). The command it forks execs, and is dumpable again.
+    nix::sys::prctl::set_dumpable(false).context("init: prctl(PR_SET_DUMPABLE, 0) failed")?;
     // Block the signals we handle, so that none is lost or kills us between here and the
     // signalfd: blocked signals wait as "pending" and the signalfd reads them. A PID 1 would
     // ignore most of them anyway, unless it has a handler or, as here, has them blocked.
@@ -67,6 +75,20 @@ pub fn run(command: &[CString]) -> Result<Infallible> {
         }
         ForkResult::Parent { child } => child,
     };
+    // The command has its copies; init needs none of the fds it was handed but 0 to 2 (the
+    // narration) and its signalfd: close the rest (close_range(2), or one by one before 5.9).
+    let keep = signals.as_raw_fd() as u32;
+    for (first, last) in
+        [(3, keep.saturating_sub(1)), (keep + 1, u32::MAX)].into_iter().filter(|(f, l)| f <= l)
+    {
+        // SAFETY: closes fds only; none of them is used by this process after this point.
+        if unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) } != 0 {
+            (first..=last.min(1 << 16)).for_each(|fd| unsafe {
+                // SAFETY: as above; an fd number that is not open is EBADF.
+                libc::close(fd as i32);
+            });
+        }
+    }
     let name = command[0].to_string_lossy();
     say!("init: PID 1 started {name} as PID {command_pid}; it forwards signals and reaps orphans");
 

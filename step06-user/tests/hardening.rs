@@ -67,6 +67,10 @@ fn without_proc_says_so() {
 fn foreign_proc_says_so() {
     user::foreign_proc_says_so(STEP)
 }
+#[test]
+fn init_out_of_reach() {
+    user::init_out_of_reach(STEP)
+}
 
 // Concurrency.
 #[test]

@@ -95,6 +95,10 @@ fn foreign_proc_says_so() {
     user::foreign_proc_says_so(STEP)
 }
 #[test]
+fn init_out_of_reach() {
+    user::init_out_of_reach(STEP)
+}
+#[test]
 fn foreign_cgroup_mount_refused() {
     cgroup::foreign_cgroup_mount_refused(STEP)
 }

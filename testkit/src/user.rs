@@ -152,3 +152,22 @@ pub fn foreign_proc_says_so(step: Step) {
     let [what, fix] = says::FOREIGN_PROC;
     assert!(line.contains(what) && line.contains(fix), "{line}");
 }
+
+/// With `--init`, PID 1 is the step's own code, which never execs: it holds memory and a
+/// binary from the host, and, until it closes them, the caller's fds (here fd 7, the host's
+/// `/`). The container's root, which holds CAP_SYS_PTRACE in its user namespace, must not
+/// reach them: /proc/1/fd, /proc/1/exe and /proc/1/environ stay closed to it.
+pub fn init_out_of_reach(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    let script = "ls /proc/1/fd >/dev/null 2>&1 && echo fd-readable
+                  readlink /proc/1/exe >/dev/null 2>&1 && echo exe-readable
+                  cat /proc/1/environ >/dev/null 2>&1 && echo environ-readable
+                  echo checked";
+    let mut argv: Vec<String> = ["sh", "-c", "exec 7</ && exec \"$@\"", "sh"].map(String::from).to_vec();
+    argv.extend(step.argv(&["-q", "--init", "sh", "-c", script]));
+    let out = run(&argv);
+    out.assert_status(0);
+    assert_eq!(out.stdout, "checked\n", "PID 1 (init) is within the container's reach\n{out:#?}");
+}
