@@ -35,6 +35,23 @@ pub struct Lifeline {
     command_starts_w: OwnedFd,
     console: Option<Console>,
 }
+/// The command keeps fds 0, 1 and 2 whatever its root is. One open on a directory (`0</`) is
+/// a way out of any root filesystem: `cd /proc/self/fd/0` leads to that directory of the host.
+/// runc passes stdio through as it is and dockerd hands the container pipes; we refuse it.
+fn refuse_directories_on_stdio() -> Result<()> {
+    for (fd, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+        // SAFETY: fd 0, 1 or 2 is only borrowed for fstat(2); a closed one gives EBADF.
+        let stat = nix::sys::stat::fstat(unsafe { BorrowedFd::borrow_raw(fd) });
+        if stat.is_ok_and(|s| s.st_mode & nix::libc::S_IFMT == nix::libc::S_IFDIR) {
+            anyhow::bail!(
+                "{name} (fd {fd}) is a directory, which would let the command out of its root \
+                 filesystem: give it a file, a pipe or a terminal"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// In the child: the read end of the "parent alive" pipe, for [`die_with_parent_again`].
 static PARENT_ALIVE: AtomicI32 = AtomicI32::new(-1);
 
@@ -42,6 +59,7 @@ impl Lifeline {
     /// Make the two pipes (and the terminal), and block the forwarded signals. Call it just
     /// before `clone`.
     pub fn new() -> Result<Lifeline> {
+        refuse_directories_on_stdio()?;
         let (parent_alive, parent_alive_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
         let (command_starts, command_starts_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2() failed")?;
         let console = Console::open_if_terminal()?;

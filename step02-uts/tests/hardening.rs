@@ -32,6 +32,10 @@ fn only_standard_fds() {
     clone_caller::only_standard_fds(STEP)
 }
 #[test]
+fn directory_on_stdio_refused() {
+    clone_caller::directory_on_stdio_refused(STEP)
+}
+#[test]
 fn soak() {
     clone_caller::soak(STEP, 10)
 }

@@ -21,7 +21,7 @@ use common::{say, Args};
 use nix::errno::Errno;
 use nix::fcntl::{open, openat, AtFlags, OFlag};
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{fstatat, major, minor, mkdirat, Mode, SFlag};
+use nix::sys::stat::{fchmod, fstatat, major, minor, mkdirat, Mode, SFlag};
 use nix::unistd::{chown, geteuid, mkdtemp, Gid, Uid};
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -161,11 +161,15 @@ impl Drop for Layer {
         if parts.keep {
             return;
         }
-        // overlayfs leaves work/work mode 000; its owner may open it again after a chmod.
-        let _ = std::fs::set_permissions(
-            parts.dir.join("work/work"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        );
+        // overlayfs leaves work/work mode 000; its owner may open it again after a chmod. The
+        // layer is the container root's, and so any process of that user may have put a symlink
+        // there meanwhile: reach it by fds that follow none, or root would chmod what it names.
+        let work = open_dir(None, &parts.dir)
+            .and_then(|dir| open_dir(Some(&dir), Path::new("work")))
+            .and_then(|work| open_dir(Some(&work), Path::new("work")));
+        if let Ok(work) = work {
+            let _ = fchmod(&work, Mode::from_bits_truncate(0o700));
+        }
         // remove_dir_all never follows a symlink: it unlinks the link, not what it names.
         if let Err(err) = std::fs::remove_dir_all(&parts.dir) {
             say!("parent: could not remove the layer {}: {err}; remove it with rm -rf", parts.dir.display());
@@ -183,7 +187,10 @@ fn walk(upper: &OwnedFd, lower: Option<&OwnedFd>, path: &str, depth: usize, line
     let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     names.sort();
     for name in names {
-        let shown = format!("{path}/{}", name.to_string_lossy());
+        // The container chose the name: control characters (a newline, an escape sequence)
+        // are shown escaped, or it could write fake lines, or commands, to our terminal.
+        let printable = |c: char| if c.is_control() { c.escape_default().to_string() } else { c.to_string() };
+        let shown = format!("{path}/{}", name.to_string_lossy().chars().map(printable).collect::<String>());
         let Ok(stat) = fstatat(upper, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
             continue;
         };

@@ -25,6 +25,10 @@ fn caps_hold_in_every_mode() {
 fn hostile_layer_walked_safely() {
     overlay::hostile_layer_walked_safely(STEP)
 }
+#[test]
+fn layer_cleanup_follows_no_symlink() {
+    overlay::layer_cleanup_follows_no_symlink(STEP)
+}
 
 // Signals: forwarded to the command; SIGKILL when PID 1 ignores them.
 #[test]
@@ -73,6 +77,10 @@ fn init_exit_statuses() {
 #[test]
 fn only_standard_fds() {
     clone_caller::only_standard_fds(STEP)
+}
+#[test]
+fn directory_on_stdio_refused() {
+    clone_caller::directory_on_stdio_refused(STEP)
 }
 #[test]
 fn only_standard_fds_with_init() {

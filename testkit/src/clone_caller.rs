@@ -56,6 +56,26 @@ pub fn only_standard_fds(step: Step) {
     running.finish().assert_status(0);
 }
 
+/// A directory on stdin, stdout or stderr (`0</`) would lead the command out of any root: the
+/// step refuses it in one line, 125, and nothing runs.
+pub fn directory_on_stdio_refused(step: Step) {
+    if !step.may_run() {
+        return;
+    }
+    for redirect in ["0</", "1</", "2</"] {
+        let mut argv: Vec<String> =
+            ["sh", "-c", &format!("exec \"$@\" {redirect}"), "sh"].map(String::from).to_vec();
+        argv.extend(step.argv(&["-q", "sh", "-c", "echo ran >&2"]));
+        let out = crate::step::run(&argv);
+        out.assert_status(125);
+        assert!(!out.stderr.contains("ran\n"), "{redirect}: {out:#?}");
+        if redirect != "2</" {
+            let line = crate::step::one_error_line(&out);
+            assert!(line.contains("is a directory") && line.contains("a pipe"), "{redirect}: {line}");
+        }
+    }
+}
+
 /// A caller that ignores SIGPIPE and SIGHUP (Rust programs ignore SIGPIPE) hands the command
 /// default signal handling: it shows no ignored or blocked signal, and `yes | head -c1` ends
 /// with the status a shell's child gets, 141 (128 + SIGPIPE). From step04 on, pass `--init`:

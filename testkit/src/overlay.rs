@@ -173,13 +173,15 @@ pub fn hostile_layer_walked_safely(step: Step) {
     let host = fresh_dir("host-target");
     std::fs::write(host.join("marker"), "host\n").unwrap();
     let script = format!(
-        "ln -s {} /link; ln -s / /root-link; mkdir /d; ln -s {} /d/link",
+        "ln -s {} /link; ln -s / /root-link; mkdir /d; ln -s {} /d/link; echo > \"$(printf '/x\\nD fake')\"",
         host.display(),
         host.display()
     );
     let out = step.run(&["--image", image.to_str().unwrap(), "sh", "-c", &script]);
     out.assert_status(0);
-    assert_eq!(diff_lines(&out.stderr), ["A /d", "A /d/link", "A /link", "A /root-link"], "{out:#?}");
+    // A name with a newline is one line, escaped: the container cannot forge a line of ours.
+    let lines = diff_lines(&out.stderr);
+    assert_eq!(lines, ["A /d", "A /d/link", "A /link", "A /root-link", "A /x\\nD fake"], "{out:#?}");
     assert!(host.join("marker").exists(), "removing the layer followed a symlink out of it");
 }
 
@@ -194,4 +196,43 @@ pub fn unmapped_image_explained(nobody: Step) {
     assert_ne!(out.status, 0, "{out:#?}");
     assert!(out.stderr.contains("EOVERFLOW"), "no warning: {out:#?}");
     assert!(out.stderr.contains("Value too large"), "copy-up should fail: {out:#?}");
+}
+
+/// The layer belongs to whom the container's root is outside, and so does every other process
+/// of that user: while the container runs, one of them swaps `work/work` for a symlink to a
+/// file of root's. Removing the layer afterwards, the step (root) must change nothing through
+/// it: overlayfs leaves `work/work` mode 000, and making it removable must not follow a link.
+pub fn layer_cleanup_follows_no_symlink(step: Step) {
+    if !step.may_run() || !is_root() {
+        return;
+    }
+    let image = image(step);
+    let victim = fresh_dir("victim").join("file");
+    std::fs::write(&victim, "root's\n").unwrap();
+    std::fs::set_permissions(&victim, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let running = crate::step::Running::start(&step.argv(&[
+        "-q",
+        "--image",
+        image.to_str().unwrap(),
+        "sh",
+        "-c",
+        "echo ready; read _; true",
+    ]));
+    let mounts = std::fs::read_to_string(format!("/proc/{}/mountinfo", running.container)).unwrap();
+    let upper = mounts.split(',').find_map(|o| o.strip_prefix("upperdir=")).expect("no overlay mounted");
+    let layer = Path::new(upper).parent().unwrap().to_path_buf();
+    let owner = std::fs::metadata(&layer).unwrap();
+    let (uid, gid) = (owner.uid().to_string(), owner.gid().to_string());
+    let swap = format!(
+        "mv {0}/work {0}/work.old && mkdir {0}/work && ln -s {1} {0}/work/work",
+        layer.display(),
+        victim.display()
+    );
+    let swapped = run(&["setpriv", "--reuid", &uid, "--regid", &gid, "--clear-groups", "sh", "-c", &swap]);
+    let out = running.finish();
+    swapped.assert_status(0);
+    out.assert_status(0);
+    let mode = std::fs::metadata(&victim).unwrap().mode() & 0o7777;
+    assert_eq!(mode, 0o644, "removing the layer changed {} through a symlink\n{out:#?}", victim.display());
+    assert!(!layer.exists(), "the layer {} was not removed\n{out:#?}", layer.display());
 }
