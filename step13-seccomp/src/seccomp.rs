@@ -84,9 +84,34 @@ const REFUSED: &[(&str, libc::c_long)] = &[
     ("lookup_dcookie", libc::SYS_lookup_dcookie),
     ("fanotify_init", libc::SYS_fanotify_init),
     ("vhangup", libc::SYS_vhangup),
+    ("quotactl_fd", libc::SYS_quotactl_fd),
+    ("open_tree_attr", SYS_OPEN_TREE_ATTR),
+    // io_uring: a ring of operations the kernel performs without a system call the filter
+    // sees, and a rich source of kernel bugs (Docker refuses it since 25.0).
+    ("io_uring_setup", libc::SYS_io_uring_setup),
+    ("io_uring_enter", libc::SYS_io_uring_enter),
+    ("io_uring_register", libc::SYS_io_uring_register),
+    // Another process's files, memory advice and kernel objects: Docker only with
+    // CAP_SYS_PTRACE, which the container does not hold.
+    ("pidfd_getfd", libc::SYS_pidfd_getfd),
+    ("kcmp", libc::SYS_kcmp),
+    ("process_madvise", libc::SYS_process_madvise),
+    // Where memory lives on a NUMA machine, the host's to decide (cpuset): Docker names
+    // move_pages and migrate_pages nowhere, and allows the policy calls only with CAP_SYS_NICE.
+    ("move_pages", libc::SYS_move_pages),
+    ("migrate_pages", libc::SYS_migrate_pages),
+    ("mbind", libc::SYS_mbind),
+    ("set_mempolicy", libc::SYS_set_mempolicy),
+    ("set_mempolicy_home_node", libc::SYS_set_mempolicy_home_node),
 ];
-// Not refused, as in Docker's profile: ptrace, process_vm_readv/writev and kcmp, which it
-// allows since Linux 4.8, where ptrace can no longer change a call after the filter saw it.
+// Not refused: get_mempolicy, which only reads (Docker wants CAP_SYS_NICE for it too); and, as
+// in Docker's profile, ptrace and process_vm_readv/writev, which it allows since Linux 4.8,
+// where ptrace can no longer change a call after the filter saw it (they can reach only the
+// container's own processes, which its pid namespace holds).
+
+/// open_tree_attr(2), Linux 6.15, which libc does not name yet: numbers from 424 on are the
+/// same on every architecture (but alpha), 467 on x86_64 and aarch64 alike.
+const SYS_OPEN_TREE_ATTR: libc::c_long = 467;
 
 /// x86_64's old calls and I/O ports, which Docker refuses too (aarch64 never had them).
 #[cfg(target_arch = "x86_64")]
@@ -111,6 +136,10 @@ const PERSONALITIES: [u32; 5] = [0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
 /// clone(2) may not make namespaces either (CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER,
 /// NEWPID, NEWNET: Docker's mask 0x7e020000), or unshare's refusal would mean nothing.
 const NAMESPACE_FLAGS: u32 = 0x7e02_0000;
+
+/// socket(2) may not open AF_VSOCK (40), the sockets that reach the host's virtual machines
+/// and the hypervisor: Docker allows socket only when its first argument is not 40.
+const AF_VSOCK: u32 = libc::AF_VSOCK as u32;
 // ANCHOR_END: refused
 
 /// The architecture the filter lets in, as the kernel's linux/audit.h spells it: the ELF
@@ -121,9 +150,13 @@ const OUR_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64: EM_X86_64 = 62
 #[cfg(target_arch = "aarch64")]
 const OUR_ARCH: u32 = 0xc000_00b7; // AUDIT_ARCH_AARCH64: EM_AARCH64 = 183
 
-/// x32 calls come in as x86_64's architecture, their number with this bit set.
+/// x32 calls come in as x86_64's architecture, their number with this bit set: x32's range is
+/// 0x40000000 to 0x7fffffff. From 0x80000000 up (syscall(-1) is 0xffffffff) no architecture has
+/// a call, and the kernel answers ENOSYS, which programs that probe expect.
 #[cfg(target_arch = "x86_64")]
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+#[cfg(target_arch = "x86_64")]
+const NO_SUCH_CALL: u32 = 0x8000_0000;
 
 /// Where the filter reads in `struct seccomp_data` (linux/seccomp.h): `int nr; __u32 arch;
 /// __u64 instruction_pointer; __u64 args[6];`. The first argument's low 32 bits come first on a
@@ -143,11 +176,17 @@ fn program() -> Vec<sock_filter> {
     //    x86_64 process can still make i386 calls (`int $0x80`), where 26 is ptrace, not msync.
     let mut p = vec![load(ARCH), jump(libc::BPF_JEQ, OUR_ARCH, 1, 0), ret(libc::SECCOMP_RET_KILL_PROCESS)];
     // 2. The number. On x86_64, x32 calls too have AUDIT_ARCH_X86_64, and x32's mount is
-    //    165 | X32_SYSCALL_BIT, which no test below would catch: killed as a foreign architecture
-    //    (libseccomp does the same; Docker's profile admits x32 with its own numbers).
+    //    165 | X32_SYSCALL_BIT, which no test below would catch: x32's range is killed as a
+    //    foreign architecture (libseccomp does the same; Docker's profile admits x32 with its
+    //    own numbers). From NO_SUCH_CALL up, skip the kill: nothing below matches, the kernel
+    //    says ENOSYS.
     p.push(load(NR));
     #[cfg(target_arch = "x86_64")]
-    p.extend([jump(libc::BPF_JGE, X32_SYSCALL_BIT, 0, 1), ret(libc::SECCOMP_RET_KILL_PROCESS)]);
+    p.extend([
+        jump(libc::BPF_JGE, NO_SUCH_CALL, 2, 0),
+        jump(libc::BPF_JGE, X32_SYSCALL_BIT, 0, 1),
+        ret(libc::SECCOMP_RET_KILL_PROCESS),
+    ]);
     // 3. The refused calls: if the number is this one, EPERM, else go on to the next test.
     for (_, nr) in REFUSED.iter().chain(REFUSED_HERE) {
         p.extend([jump(libc::BPF_JEQ, *nr as u32, 0, 1), ret(eperm)]);
@@ -163,14 +202,22 @@ fn program() -> Vec<sock_filter> {
         p.push(jump(libc::BPF_JEQ, *value, n - i as u8, 0)); // to the ALLOW after the EPERM
     }
     p.extend([ret(eperm), ret(libc::SECCOMP_RET_ALLOW)]);
-    // 5. clone(2) without a namespace flag (its first argument on both architectures).
+    // 5. socket(2): EPERM for AF_VSOCK, else allowed at once (A now holds its first argument).
+    p.extend([
+        jump(libc::BPF_JEQ, libc::SYS_socket as u32, 0, 4),
+        load(ARG0_LOW),
+        jump(libc::BPF_JEQ, AF_VSOCK, 0, 1),
+        ret(eperm),
+        ret(libc::SECCOMP_RET_ALLOW),
+    ]);
+    // 6. clone(2) without a namespace flag (its first argument on both architectures).
     p.extend([
         jump(libc::BPF_JEQ, libc::SYS_clone as u32, 0, 3),
         load(ARG0_LOW),
         jump(libc::BPF_JSET, NAMESPACE_FLAGS, 0, 1),
         ret(eperm),
     ]);
-    // 6. Everything else.
+    // 7. Everything else.
     p.push(ret(libc::SECCOMP_RET_ALLOW));
     p
 }
@@ -226,7 +273,7 @@ pub fn install(wanted: bool) -> Result<()> {
     say!("child: seccomp filter of {} instructions: a foreign architecture is killed", filter.len());
     say!("child: seccomp refuses with EPERM: {}", names.join(" "));
     let values: Vec<String> = PERSONALITIES.iter().map(|v| format!("{v:#x}")).collect();
-    say!("child: and personality except {}, and clone with namespace flags", values.join(" "));
+    say!("child: and personality except {}, socket(AF_VSOCK), clone with namespace flags", values.join(" "));
     Ok(())
 }
 // ANCHOR_END: install

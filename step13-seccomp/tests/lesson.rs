@@ -100,6 +100,10 @@ fn foreign_architecture_killed_as_user() {
     seccomp::foreign_architecture_killed(USER)
 }
 #[test]
+fn no_such_call_gets_enosys() {
+    seccomp::no_such_call_gets_enosys(USER)
+}
+#[test]
 fn narration_names_refused() {
     seccomp::narration_names_refused(USER)
 }

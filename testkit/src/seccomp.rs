@@ -1,8 +1,8 @@
 //! Checks of step13's lesson, the seccomp filter: it is there inside (`Seccomp: 2` in
 //! /proc/PID/status) and not in the step itself, it holds across exec and fork, each refused
 //! call gets EPERM inside and works with `--seccomp unconfined`, everyday programs still run,
-//! and a call of a foreign architecture kills the process. Called by step13-seccomp's
-//! tests/lesson.rs.
+//! a call of a foreign architecture kills the process, and a number no architecture has gets
+//! ENOSYS. Called by step13-seccomp's tests/lesson.rs.
 //!
 //! Every refused call is made inside the container's own namespaces, by its root, who holds no
 //! capability over the host: were the filter gone, what they do would stay in the container.
@@ -85,6 +85,18 @@ const REFUSED: &[(&str, libc::c_long)] = &[
     ("open_by_handle_at", libc::SYS_open_by_handle_at),
     ("sethostname", libc::SYS_sethostname),
     ("fsopen", libc::SYS_fsopen),
+    ("io_uring_setup", libc::SYS_io_uring_setup),
+    ("io_uring_enter", libc::SYS_io_uring_enter),
+    ("io_uring_register", libc::SYS_io_uring_register),
+    ("pidfd_getfd", libc::SYS_pidfd_getfd),
+    ("kcmp", libc::SYS_kcmp),
+    ("process_madvise", libc::SYS_process_madvise),
+    ("quotactl_fd", libc::SYS_quotactl_fd),
+    ("open_tree_attr", 467), // not in libc yet; 467 on every architecture
+    ("move_pages", libc::SYS_move_pages),
+    ("migrate_pages", libc::SYS_migrate_pages),
+    ("mbind", libc::SYS_mbind),
+    ("set_mempolicy", libc::SYS_set_mempolicy),
 ];
 
 /// The calls that root of the container may make without the filter, or that fail for their
@@ -92,11 +104,25 @@ const REFUSED: &[(&str, libc::c_long)] = &[
 /// EFAULT, `setns(0, 0)` EINVAL, `keyctl(0, …)` EINVAL. (The others need a capability the
 /// container does not hold, over the host or, since step12's drop, CAP_SYS_ADMIN over its own
 /// namespaces, as sethostname and fsopen do: they fail with EPERM anyway.)
-const UNCONFINED_NOT_EPERM: [&str; 7] =
-    ["keyctl", "add_key", "request_key", "mount", "umount2", "unshare", "setns"];
+const UNCONFINED_NOT_EPERM: [&str; 13] = [
+    "keyctl",
+    "add_key",
+    "request_key",
+    "mount",
+    "umount2",
+    "unshare",
+    "setns",
+    "io_uring_setup",
+    "pidfd_getfd",
+    "process_madvise",
+    "move_pages",
+    "mbind",
+    "set_mempolicy",
+];
 
 /// Each refused call, made by python3 through ctypes with all-zero arguments, fails with
 /// EPERM inside; unconfined, [`UNCONFINED_NOT_EPERM`] do not: so EPERM is the filter's doing.
+/// socket(2) too, for AF_VSOCK (40) only, the host's virtual-machine sockets: AF_UNIX works.
 pub fn refused_calls_get_eperm(step: Step) {
     if !step.may_run() || !installed_or_skip(&["python3"]) {
         return;
@@ -107,7 +133,11 @@ pub fn refused_calls_get_eperm(step: Step) {
          libc = ctypes.CDLL(None, use_errno=True)\n\
          for name, nr in [{}]:\n\
          \x20   r = libc.syscall(nr, 0, 0, 0, 0, 0, 0)\n\
-         \x20   print(name, 'ok' if r >= 0 else errno.errorcode[ctypes.get_errno()])\n",
+         \x20   print(name, 'ok' if r >= 0 else errno.errorcode[ctypes.get_errno()])\n\
+         r = libc.socket(40, 1, 0)\n\
+         print('socket(AF_VSOCK)', 'ok' if r >= 0 else errno.errorcode[ctypes.get_errno()])\n\
+         r = libc.socket(1, 1, 0)\n\
+         print('socket(AF_UNIX)', 'ok' if r >= 0 else errno.errorcode[ctypes.get_errno()])\n",
         calls.join(", ")
     );
     let results = |out: &Out| -> Vec<(String, String)> {
@@ -116,13 +146,14 @@ pub fn refused_calls_get_eperm(step: Step) {
     let out = step.run(&["-q", "python3", "-c", &script]);
     out.assert_status(0);
     let got = results(&out);
-    assert_eq!(got.len(), REFUSED.len(), "{out:#?}");
+    assert_eq!(got.len(), REFUSED.len() + 2, "{out:#?}");
     for (name, result) in &got {
-        assert_eq!(result, "EPERM", "{name} was not refused\n{out:#?}");
+        let expected = if name == "socket(AF_UNIX)" { "ok" } else { "EPERM" };
+        assert_eq!(result, expected, "{name}\n{out:#?}");
     }
     let out = step.run(&["-q", "--seccomp", "unconfined", "python3", "-c", &script]);
     let got = results(&out);
-    for name in UNCONFINED_NOT_EPERM {
+    for name in UNCONFINED_NOT_EPERM.iter().chain(&["socket(AF_VSOCK)"]) {
         let result = got.iter().find(|(n, _)| n == name).map(|(_, r)| r.as_str());
         assert!(matches!(result, Some(r) if r != "EPERM"), "{name} unconfined: {result:?}\n{out:#?}");
     }
@@ -204,6 +235,23 @@ pub fn foreign_architecture_killed(step: Step) {
         let out = step.run(&["-q", "--seccomp", "unconfined", bin, abi]);
         assert!(out.stdout.contains(&format!("after the {abi} call")), "{out:#?}");
     }
+}
+
+/// A number no architecture uses, from 0x80000000 up, such as syscall(-1), with which programs
+/// probe: the filter lets it through to the kernel, which answers ENOSYS (x32's range,
+/// 0x40000000 to 0x7fffffff, is killed: [`foreign_architecture_killed`]).
+pub fn no_such_call_gets_enosys(step: Step) {
+    if !step.may_run() || !installed_or_skip(&["python3"]) {
+        return;
+    }
+    let script = "import ctypes, errno\n\
+                  libc = ctypes.CDLL(None, use_errno=True)\n\
+                  for nr in [-1, 0x80000000 | 39]:\n\
+                  \x20   r = libc.syscall(ctypes.c_long(nr))\n\
+                  \x20   print(hex(nr), r, errno.errorcode[ctypes.get_errno()])\n";
+    let out = step.run(&["-q", "python3", "-c", script]);
+    assert_eq!(out.stdout, "-0x1 -1 ENOSYS\n0x80000027 -1 ENOSYS\n", "{out:#?}");
+    out.assert_status(0);
 }
 
 /// The narration names every refused call; `-q` keeps it quiet.
