@@ -21,10 +21,11 @@ use common::{say, Args};
 use nix::errno::Errno;
 use nix::fcntl::{open, openat, AtFlags, OFlag};
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{fchmod, fstatat, major, minor, mkdirat, Mode, SFlag};
+use nix::sys::stat::{fstatat, major, minor, mkdirat, Mode, SFlag};
 use nix::unistd::{chown, geteuid, mkdtemp, Gid, Uid};
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The image and the layer of a container started with `--image`; `None` without it.
@@ -164,11 +165,19 @@ impl Drop for Layer {
         // overlayfs leaves work/work mode 000; its owner may open it again after a chmod. The
         // layer is the container root's, and so any process of that user may have put a symlink
         // there meanwhile: reach it by fds that follow none, or root would chmod what it names.
+        // O_PATH: mode 000 lets its owner change the mode, not open the directory to read.
         let work = open_dir(None, &parts.dir)
             .and_then(|dir| open_dir(Some(&dir), Path::new("work")))
-            .and_then(|work| open_dir(Some(&work), Path::new("work")));
+            .and_then(|work| {
+                openat(
+                    &work,
+                    "work",
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+            });
         if let Ok(work) = work {
-            let _ = fchmod(&work, Mode::from_bits_truncate(0o700));
+            let _ = std::fs::set_permissions(fd_path(&work), PermissionsExt::from_mode(0o700));
         }
         // remove_dir_all never follows a symlink: it unlinks the link, not what it names.
         if let Err(err) = std::fs::remove_dir_all(&parts.dir) {
