@@ -158,8 +158,8 @@ fn root_started_maps_nobody_otherwise() {
     root_started::maps_nobody_otherwise(STEP)
 }
 #[test]
-fn root_started_nested_root_maps_its_own() {
-    root_started::nested_root_maps_its_own(STEP)
+fn root_started_nested_root_of_root_refused() {
+    root_started::nested_root_of_root_refused(STEP)
 }
 #[test]
 fn root_started_refuses_hostile_sudo_ids() {

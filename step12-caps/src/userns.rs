@@ -99,6 +99,14 @@ impl Outside {
     /// /etc/subgid (as LXC, Podman and `dockerd --userns-remap` do), else nobody (65534).
     pub fn choose() -> Result<Outside> {
         if !geteuid().is_root() || !host_root() {
+            // Root of a user namespace that maps it to the host's root (`sudo unshare --user
+            // --map-root-user`, `sudo cargo xtask sandbox`): its own ID is the host's root.
+            if geteuid().is_root() && first_map_line().is_some_and(|(outside, _)| outside == "0") {
+                bail!(
+                    "uid 0 here is the host's root, seen through a user namespace (uid_map '0 0 N'): \
+                     the container's root would be the host's; run the step outside that namespace, with sudo"
+                );
+            }
             return Ok(Outside { uid: geteuid().as_raw(), gid: getegid().as_raw(), count: 1 });
         }
         let (outside, why) = match sudo_user()? {
@@ -142,15 +150,19 @@ impl Outside {
 /// `0 0 4294967295`. Root of any other user namespace (`unshare --user --map-root-user`, and so
 /// `cargo xtask sandbox`) may map only the IDs its own namespace maps, so it maps its own.
 fn host_root() -> bool {
-    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
-    let first = map.lines().find_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
-        ["0", outside, count] => Some((outside.to_string(), count.to_string())),
-        _ => None,
-    });
-    match first {
+    match first_map_line() {
         Some((outside, count)) => outside == "0" && count == "4294967295",
         None => true, // no /proc: write_id_maps says so
     }
+}
+
+/// Whom uid 0 is in our parent user namespace, and how many IDs follow: our uid_map's `0` line.
+fn first_map_line() -> Option<(String, String)> {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    map.lines().find_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+        ["0", outside, count] => Some((outside.to_string(), count.to_string())),
+        _ => None,
+    })
 }
 
 /// `SUDO_UID` and `SUDO_GID`, which sudo(8) sets to the IDs of the user who ran it. Whoever

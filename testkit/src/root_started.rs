@@ -154,11 +154,11 @@ pub fn maps_nobody_otherwise(step: Step) {
     assert!(out.stderr.contains("SUDO_UID or SUDO_GID is 0"), "{out:#?}");
 }
 
-/// Root of a user namespace of its own that maps it to the host's root (`unshare --user
-/// --map-root-user`, run by root; as the exercises' checker simulates the sandbox) is not the
-/// host's root in the host's user namespace: it may map only its own ID, and does, instead of
-/// failing with EPERM on `0 65534 1`.
-pub fn nested_root_maps_its_own(step: Step) {
+/// Root of a user namespace that maps it to the host's root (`sudo unshare --user
+/// --map-root-user`, `sudo cargo xtask sandbox`) may map only its own ID, and its own ID is the
+/// host's root: the step refuses in one line, 125, and nothing runs (it once wrote `0 0 1`, and
+/// the container's root wrote the host's /etc).
+pub fn nested_root_of_root_refused(step: Step) {
     if !root_or_skip("only root makes a user namespace that maps 0 to 0") || !as_root(step).may_run() {
         return;
     }
@@ -166,11 +166,12 @@ pub fn nested_root_maps_its_own(step: Step) {
         ["unshare", "--user", "--map-root-user", "env", "-u", "SUDO_UID", "-u", "SUDO_GID"]
             .map(String::from)
             .to_vec();
-    argv.extend(as_root(step).argv(&["sh", "-c", "cat /proc/self/uid_map"]));
+    argv.extend(as_root(step).argv(&["sh", "-c", "echo ran"]));
     let out = run(&argv);
-    out.assert_status(0);
-    assert!(out.stderr.contains("wrote '0 0 1' to /proc/"), "{out:#?}");
-    assert!(!out.stderr.contains("run by root, so"), "{out:#?}");
+    out.assert_status(125);
+    assert_eq!(out.stdout, "", "{out:#?}");
+    let line = crate::one_error_line(&out);
+    assert!(line.contains("uid 0 here is the host's root") && line.contains("with sudo"), "{line}");
 }
 
 /// SUDO_UID that is not a number, or is (uid_t)-1: refused in one line, before clone.

@@ -130,7 +130,9 @@ fn banner(flags: &[&str]) {
     if uid.is_root() {
         lines.insert(
             0,
-            "you are root already, and do not need the sandbox; here it is all the same".to_string(),
+            "you are root already, and do not need the sandbox; steps 06 on refuse to run here (their \
+             container's root would be yours, the host's): run them outside, with sudo"
+                .to_string(),
         );
     }
     for line in lines {

@@ -7,9 +7,21 @@ use std::process::Command;
 use xtask::check::run::Workspace;
 
 /// `xtask check ID --as-root` (the steps are built) in namespaces like `cargo xtask sandbox`'s:
-/// a user namespace whose only mapped ID is 0, with mount, network, UTS, IPC and PID ones.
+/// a user namespace whose only mapped ID is 0, with mount, network, UTS, IPC and PID ones. Made
+/// by nobody, as a learner's sandbox is made by the learner: made by root, its uid 0 would be
+/// the host's root, which the steps refuse to map a container's root to.
 pub fn check_in_a_sandbox(ws: &Workspace, id: &str) -> std::process::Output {
-    Command::new("unshare")
+    // testkit::NOBODY is `env -i ... setpriv ...`: CARGO_TARGET_DIR goes in after the -i.
+    let target = format!("CARGO_TARGET_DIR={}", ws.target_dir.display());
+    let mut argv: Vec<&str> = Vec::new();
+    if nix::unistd::geteuid().is_root() {
+        argv.extend(&testkit::NOBODY[..2]);
+        argv.push(&target);
+        argv.extend(&testkit::NOBODY[2..]);
+    }
+    argv.push("unshare");
+    Command::new(argv[0])
+        .args(&argv[1..])
         .args(["--user", "--map-root-user", "--mount", "--propagation", "private", "--net", "--uts", "--ipc"])
         .args(["--pid", "--fork", "--mount-proc", env!("CARGO_BIN_EXE_xtask"), "check", id, "--as-root"])
         .env("CARGO_TARGET_DIR", &ws.target_dir)
