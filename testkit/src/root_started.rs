@@ -19,8 +19,13 @@ use std::path::{Path, PathBuf};
 
 /// The host uid of the container's root when a test runs a step as root in the environment
 /// it was given: the user who ran sudo (`sudo cargo test` sets SUDO_UID), else the first
-/// `root:` range of /etc/subuid, else nobody. The step's own choice, seen from the test.
+/// `root:` range of /etc/subuid, else nobody. The step's own choice, seen from the test. The
+/// sandbox's root (`cargo xtask sandbox`, [`crate::is_real_root`] false) may map only itself,
+/// and does: the container's root is then the sandbox's, uid 0 as the tests see it.
 pub fn container_root_outside() -> u32 {
+    if !crate::is_real_root() {
+        return nix::unistd::geteuid().as_raw();
+    }
     let number =
         |text: &str| text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse::<u32>().ok()).flatten();
     if let Some(uid) = std::env::var("SUDO_UID").ok().as_deref().and_then(number).filter(|&uid| uid != 0) {
