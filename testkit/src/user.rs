@@ -95,15 +95,20 @@ pub fn no_command_without_id_maps(step: Step) {
     }
 }
 
-/// With user namespaces disabled (user.max_user_namespaces = 0, set inside a throwaway
-/// `unshare --user --map-root-user`), the step says which setting it is and how to fix it: 125.
+/// With user namespaces disabled (user.max_user_namespaces = 0, set inside a throwaway user
+/// namespace), the step says which setting it is and how to fix it: 125. The step runs there
+/// as uid 65534, not 0: a root whose map is `0 0 1` is refused before clone (it may be the
+/// host's root, seen through a user namespace), and in `cargo xtask sandbox` that is all one
+/// can map. `--keep-caps` leaves the shell CAP_SYS_RESOURCE there, which the sysctl asks for.
 pub fn user_namespaces_disabled(step: Step) {
     if !installed_or_skip(&["unshare"]) {
         return;
     }
     let before = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
     let mut argv: Vec<String> =
-        ["unshare", "--user", "--map-root-user", "sh", "-c"].map(String::from).to_vec();
+        ["unshare", "--user", "--map-user=65534", "--map-group=65534", "--keep-caps", "sh", "-c"]
+            .map(String::from)
+            .to_vec();
     argv.push("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"".into());
     argv.push("sh".into());
     argv.push(step.bin.into());
