@@ -9,7 +9,7 @@ use crate::privilege::{
 };
 use crate::step::{one_error_line, run, Step};
 use crate::wording as says;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 // --- Root inside, a user outside -----------------------------------------------------------------
 
@@ -48,12 +48,25 @@ pub fn cannot_write_host_etc(step: Step) {
     if !step.may_run() || !(step.as_nobody && is_real_root()) && is_real_root() {
         return;
     }
-    let probe = format!("/etc/namespaces-probe-{}", std::process::id());
-    let out = step.run(&["-q", "sh", "-c", &format!("touch {probe} && echo created")]);
+    // A name no one else's run has: PIDs are small and reused in a PID namespace (in `cargo
+    // xtask sandbox`, this process may be PID 5 again and again), so a name made of the PID
+    // alone could meet a file some other run left, and this check would blame the step for it.
+    let probe = PathBuf::from(format!("/etc/namespaces-probe-{}-{:016x}", std::process::id(), random()));
+    assert!(!probe.exists(), "{} is there before the step ran: whose is it?", probe.display());
+    let touch = format!("touch '{}' && echo created", probe.display());
+    let out = step.run(&["-q", "sh", "-c", &touch]);
+    // Made by this run if it is there now: removed before any assertion can fail.
+    let appeared = std::fs::remove_file(&probe).is_ok();
+    assert!(!appeared, "the file must not appear on the host: the container wrote {}\n{out:#?}", probe.display());
     assert_ne!(out.status, 0, "{out:#?}");
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("Permission denied"), "{out:#?}");
-    assert!(!Path::new(&probe).exists(), "the file must not appear on the host");
+}
+
+/// 64 random bits, from the keys the standard library draws from the kernel for each hasher.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish()
 }
 
 /// From outside, the container's process belongs to the user who ran the step.
