@@ -179,12 +179,22 @@ pub fn init_out_of_reach(step: Step) {
     if !step.may_run() {
         return;
     }
-    let script = "ls /proc/1/fd >/dev/null 2>&1 && echo fd-readable
+    // In the sandbox, the container's root owns init's /proc/1/fd directory, so it may list
+    // it; what matters, that no fd it lists can be followed, is checked there instead.
+    let sandboxed = crate::privilege::is_root() && !is_real_root();
+    let list = !sandboxed || real_root_or_skip(RealRoot::InitProcOwner);
+    let fds = match list {
+        true => "ls /proc/1/fd >/dev/null 2>&1 && echo fd-readable",
+        false => "for fd in /proc/1/fd/*; do readlink \"$fd\" >/dev/null 2>&1 && echo fd-readable; done",
+    };
+    let script = format!(
+        "{fds}
                   readlink /proc/1/exe >/dev/null 2>&1 && echo exe-readable
                   cat /proc/1/environ >/dev/null 2>&1 && echo environ-readable
-                  echo checked";
+                  echo checked"
+    );
     let mut argv: Vec<String> = ["sh", "-c", "exec 7</ && exec \"$@\"", "sh"].map(String::from).to_vec();
-    argv.extend(step.argv(&["-q", "--init", "sh", "-c", script]));
+    argv.extend(step.argv(&["-q", "--init", "sh", "-c", &script]));
     let out = run(&argv);
     out.assert_status(0);
     assert_eq!(out.stdout, "checked\n", "PID 1 (init) is within the container's reach\n{out:#?}");
