@@ -214,7 +214,9 @@ pub fn holds_in_every_mode(step: Step) {
 /// says why, in one line, 125. `outer` are options for the outer step (step13's
 /// `--seccomp unconfined`, whose filter would refuse the inner clone first).
 pub fn nested_says_why(step: Step, outer: &[&str]) {
-    if !step.may_run() {
+    // In the sandbox the outer container's root is uid 0 of the namespace around it, and the
+    // inner step refuses that map ('0 0 1') before it tries to mount proc.
+    if !step.may_run() || !real_root_or_skip(RealRoot::MapOthers) {
         return;
     }
     let inner = crate::privilege::reachable_by_nobody(step.bin).display().to_string();

@@ -7,7 +7,7 @@
 //! concurrency). Signals and parent death are in [`crate::clone_signals`]; what a careless
 //! caller hands a step, in [`crate::clone_caller`].
 
-use crate::privilege::is_real_root;
+use crate::privilege::{is_real_root, real_root_or_skip, RealRoot};
 use crate::step::{namespaces, one_error_line, run, run_as_nobody, run_as_nobody_with_path, Step};
 use crate::tmp::fresh_dir_for_nobody;
 use crate::wording as says;
@@ -178,6 +178,11 @@ pub fn runs_as_nobody(step: Step) {
 /// Ten copies of the step at once all succeed, each with its own output.
 pub fn ten_at_once(step: Step, args: &[&str]) {
     if !step.may_run() {
+        return;
+    }
+    // --memory and --cpus make cgroups: only the machine's root may.
+    let limits = args.iter().any(|arg| ["--memory", "--cpus"].contains(arg));
+    if limits && !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     // Start them all first, then wait for each.

@@ -8,7 +8,7 @@
 use crate::privilege::{installed_or_skip, is_real_root, root_or_skip};
 use crate::step::{children, one_error_line, run, Out, Step};
 use crate::tmp::fresh_dir_for_nobody;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -185,6 +185,10 @@ pub fn soak(step: Step, runs: u32) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/soak");
     let out = run(&[script.to_str().unwrap(), &runs.to_string(), step.bin]);
     out.assert_status(0);
+    // The soak leaves out --memory and --cpus where it may not (cargo xtask sandbox): say so.
+    for line in out.stderr.lines().filter(|l| l.contains("no --memory and --cpus runs")) {
+        let _ = writeln!(std::io::stderr(), "note: {line}");
+    }
     let name = Path::new(step.bin).file_name().unwrap().to_string_lossy();
     let line = out
         .stdout

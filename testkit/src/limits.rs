@@ -8,7 +8,7 @@
 
 use crate::cgroup::hierarchy;
 use crate::one_error_line;
-use crate::{is_root, root_or_skip, Running, Step};
+use crate::{is_root, real_root_or_skip, RealRoot, Running, Step};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -77,7 +77,7 @@ fn before_start(step: Step) -> Step {
 /// container's memory cgroup is below ours, wherever that is (here, below the machine's own
 /// `/process_api/ID`), so every limit above ours still holds. Once it has ended, they are gone.
 pub fn limits_seen_from_outside(step: Step) {
-    if !step.may_run() || !root_or_skip("--memory and --cpus need a writable cgroup filesystem") {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let running = step.start(&["-q", "--memory", "64m", "--cpus", "0.5"]);
@@ -115,7 +115,7 @@ pub fn limits_seen_from_outside(step: Step) {
 /// throttling), and the kernel throttled the cgroup (`nr_throttled`), which it never does
 /// without a quota. Then the parent's report.
 pub fn cpu_limit_holds(step: Step) {
-    if !step.may_run() || !root_or_skip("--cpus needs a writable cgroup filesystem") {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let script = "sh -c 'while :; do :; done' & sh -c 'while :; do :; done' & echo ready; read _";
@@ -144,7 +144,7 @@ pub fn cpu_limit_holds(step: Step) {
 /// ended by the kernel's OOM killer, SIGKILL, so the status is 137, as with `docker run`, and
 /// the parent says so; its peak is the limit. The same, allocating less, runs to its end.
 pub fn oom_killer_ends_hog(step: Step) {
-    if !step.may_run() || !root_or_skip("--memory needs a writable cgroup filesystem") {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let small = step.run(&["--memory", "64m", "sh", "-c", "head -c 10m /dev/zero | tail -n 1 | wc -c"]);
@@ -195,7 +195,7 @@ pub fn limit_errors(step: Step) {
 /// Run by nobody, who may not make a cgroup here: the command runs, without limits, and the
 /// step says why in one line.
 pub fn no_limits_as_nobody(step: Step) {
-    if !step.may_run() || !root_or_skip("run as nobody, from root") {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Nobody) {
         return;
     }
     let out = Step { as_nobody: true, ..step }.run(&["--memory", "64m", "--cpus", "0.5", "echo", "ran"]);
@@ -210,7 +210,7 @@ pub fn no_limits_as_nobody(step: Step) {
 /// of its own cgroup, the namespace's root: the limit above it still holds, and the hog is
 /// ended all the same.
 pub fn container_cannot_lift_memory_limit(step: Step) {
-    if !step.may_run() || !root_or_skip("--memory needs a writable cgroup filesystem") {
+    if !step.may_run() || !real_root_or_skip(RealRoot::Cgroups) {
         return;
     }
     let rootfs = crate::rootfs();

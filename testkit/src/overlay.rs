@@ -2,7 +2,7 @@
 //! (`--image DIR`), the changes printed as `docker diff` prints them, `--keep-layer DIR`.
 //! Called by the `tests/lesson.rs` and `tests/hardening.rs` of steps 11 on.
 
-use crate::{fresh_dir, fresh_dir_for_nobody, is_root, run, Step, NOBODY};
+use crate::{fresh_dir, fresh_dir_for_nobody, is_real_root, is_root, real_root_or_skip, run, RealRoot, Step, NOBODY};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 /// root owns it, with a few files of our own to change and delete.
 pub fn image(step: Step) -> PathBuf {
     let dir = fresh_dir_for_nobody("image");
-    let nobody = step.as_nobody && is_root();
+    // Only the machine's root starts the step as nobody (`Step::as_nobody`); the sandbox's root
+    // runs it as itself, and the container's root is then the sandbox's, which owns what it makes.
+    let nobody = step.as_nobody && is_real_root();
     if nobody {
         run(&["chown", "65534:65534", dir.to_str().unwrap()]).assert_status(0);
     }
@@ -23,7 +25,7 @@ pub fn image(step: Step) -> PathBuf {
     let mut argv: Vec<String> = if nobody { NOBODY.map(String::from).to_vec() } else { Vec::new() };
     argv.extend(["sh", "-c", script, mkrootfs.to_str().unwrap(), image.to_str().unwrap()].map(String::from));
     run(&argv).assert_status(0);
-    if is_root() && !nobody {
+    if is_real_root() && !nobody {
         // Run by root, the container's root is not the host's (step06): the image is given to
         // whom it is, as `tools/mkrootfs` run by that user would make it, so copy-up works.
         let uid = crate::root_started::container_root_outside();
@@ -126,7 +128,7 @@ pub fn keep_layer(step: Step) {
     }
     let image = image(step);
     let parent = fresh_dir_for_nobody("keep");
-    if step.as_nobody && is_root() {
+    if step.as_nobody && is_real_root() {
         run(&["chown", "65534:65534", parent.to_str().unwrap()]).assert_status(0);
     }
     let keep = parent.join("layer");
@@ -188,7 +190,7 @@ pub fn hostile_layer_walked_safely(step: Step) {
 /// An image whose files belong to an ID the container's map does not hold (root's, in a
 /// container run as nobody): the step warns in one line, and copy-up fails with EOVERFLOW.
 pub fn unmapped_image_explained(nobody: Step) {
-    if !nobody.may_run() || !is_root() {
+    if !nobody.may_run() || !real_root_or_skip(RealRoot::Nobody) {
         return;
     }
     let image = crate::rootfs(); // made by root: its files are root's
@@ -228,7 +230,12 @@ pub fn layer_cleanup_follows_no_symlink(step: Step) {
         layer.display(),
         victim.display()
     );
-    let swapped = run(&["setpriv", "--reuid", &uid, "--regid", &gid, "--clear-groups", "sh", "-c", &swap]);
+    // In the sandbox the layer is the sandbox root's, ours: we swap it as we are (setpriv's
+    // --clear-groups would be refused, as setgroups is denied there).
+    let swapped = match is_real_root() {
+        true => run(&["setpriv", "--reuid", &uid, "--regid", &gid, "--clear-groups", "sh", "-c", &swap]),
+        false => run(&["sh", "-c", &swap]),
+    };
     let out = running.finish();
     swapped.assert_status(0);
     out.assert_status(0);

@@ -37,6 +37,10 @@ pub enum RealRoot {
     Cgroups,
     /// To take /proc away.
     NoProc,
+    /// To start a step whose container's root is someone else (SUDO_UID, /etc/subuid, nobody).
+    MapOthers,
+    /// To have a container's root that is not the owner of the step's init's /proc files.
+    InitProcOwner,
     /// To make the book's transcripts (`xtask::transcripts`), whose scratch directories refuse a
     /// /tmp whose owner they cannot see.
     Transcripts,
@@ -52,6 +56,12 @@ impl RealRoot {
             }
             RealRoot::NoProc => {
                 "take /proc away: under its own /proc is the machine's, which it may not unmount"
+            }
+            RealRoot::MapOthers => {
+                "map the container's root to another user: its user namespace maps only itself, so a step it starts maps its own uid"
+            }
+            RealRoot::InitProcOwner => {
+                "keep the container's root from listing /proc/1/fd: init is not dumpable, so its /proc files belong to the root of the namespace it started in, the sandbox's root, whom the container's root is (its fds still cannot be opened)"
             }
             RealRoot::Transcripts => {
                 "make the book's transcripts: xtask refuses its /tmp, whose owner, the machine's root, it does not map"

@@ -13,14 +13,19 @@
 //! replaced only inside a throwaway mount namespace (`unshare --mount`, a bind mount). Called
 //! from the steps' tests/hardening.rs, 06 to 09.
 
-use crate::{root_or_skip, run, tmp, Out, Running, Step};
+use crate::{is_real_root, real_root_or_skip, root_or_skip, run, tmp, Out, RealRoot, Running, Step};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The host uid of the container's root when a test runs a step as root in the environment
 /// it was given: the user who ran sudo (`sudo cargo test` sets SUDO_UID), else the first
-/// `root:` range of /etc/subuid, else nobody. The step's own choice, seen from the test.
+/// `root:` range of /etc/subuid, else nobody. The step's own choice, seen from the test. The
+/// sandbox's root (`cargo xtask sandbox`, [`crate::is_real_root`] false) may map only itself,
+/// and does: the container's root is then the sandbox's, uid 0 as the tests see it.
 pub fn container_root_outside() -> u32 {
+    if !crate::is_real_root() {
+        return nix::unistd::geteuid().as_raw();
+    }
     let number =
         |text: &str| text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse::<u32>().ok()).flatten();
     if let Some(uid) = std::env::var("SUDO_UID").ok().as_deref().and_then(number).filter(|&uid| uid != 0) {
@@ -110,7 +115,7 @@ fn check_case(step: Step, prefix: &[String], map: (&str, &str), why: &str) -> Ou
 
 /// Run by root under sudo, the container's root is the user who ran sudo (SUDO_UID, SUDO_GID).
 pub fn maps_sudo_user(step: Step) {
-    if !root_or_skip("only root may map another user's IDs") || !as_root(step).may_run() {
+    if !real_root_or_skip(RealRoot::MapOthers) || !as_root(step).may_run() {
         return;
     }
     let dir = subid_files("root:300000:65536\n", "root:300000:65536\n");
@@ -122,7 +127,7 @@ pub fn maps_sudo_user(step: Step) {
 /// Run by root, without sudo: root's first valid range in /etc/subuid and /etc/subgid. The
 /// lines before it that would map 0, (uid_t)-1 or nothing are skipped, each said so.
 pub fn maps_root_subuid_range(step: Step) {
-    if !root_or_skip("only root may map a range of IDs") || !as_root(step).may_run() {
+    if !real_root_or_skip(RealRoot::MapOthers) || !as_root(step).may_run() {
         return;
     }
     if !Path::new("/etc/subuid").exists() || !Path::new("/etc/subgid").exists() {
@@ -145,7 +150,7 @@ pub fn maps_root_subuid_range(step: Step) {
 /// Run by root, with neither sudo nor a range for root: nobody. SUDO_UID=0 (root ran sudo)
 /// counts as neither.
 pub fn maps_nobody_otherwise(step: Step) {
-    if !root_or_skip("only root may map another user's IDs") || !as_root(step).may_run() {
+    if !real_root_or_skip(RealRoot::MapOthers) || !as_root(step).may_run() {
         return;
     }
     let dir = subid_files("student:100000:65536\n", "");
@@ -176,7 +181,7 @@ pub fn nested_root_of_root_refused(step: Step) {
 
 /// SUDO_UID that is not a number, or is (uid_t)-1: refused in one line, before clone.
 pub fn refuses_hostile_sudo_ids(step: Step) {
-    if !root_or_skip("the step trusts SUDO_UID only when root runs it") || !as_root(step).may_run() {
+    if !real_root_or_skip(RealRoot::MapOthers) || !as_root(step).may_run() {
         return;
     }
     let dir = subid_files("", "");
@@ -194,7 +199,7 @@ pub fn refuses_hostile_sudo_ids(step: Step) {
 /// What the host's root may write, the container's may not: core_pattern, swappiness, the
 /// pids root's cgroup.procs and, with `--pids-max`, its own limit. Probed with `test -w`.
 pub fn host_out_of_reach(step: Step, args: &[&str]) {
-    if !root_or_skip("the attack needs a container started by root") || !as_root(step).may_run() {
+    if !real_root_or_skip(RealRoot::MapOthers) || !as_root(step).may_run() {
         return;
     }
     let dir = subid_files("", "");
@@ -241,7 +246,7 @@ fn pids_mount() -> Option<PathBuf> {
 /// a v1 cgroup hierarchy mounted inside (its own mount namespace) is not the container's to
 /// write. The host's /dev/full, bound in, is only compared: a chmod of it would change the host's.
 pub fn rootfs_attacks_fail(step: Step, args: &[&str]) {
-    if !root_or_skip("the attack needs a container started by root") || !as_root(step).may_run() {
+    if !real_root_or_skip(RealRoot::MapOthers) || !as_root(step).may_run() {
         return;
     }
     let programs = ["sh", "cat", "chmod", "chown", "cp", "mkdir", "mount", "test", "true"];
@@ -286,7 +291,7 @@ pub fn rootfs_attacks_fail(step: Step, args: &[&str]) {
 /// 1 there (`unshare --pid --fork --mount-proc`): each still gets a cgroup of its own, both
 /// run at once, and both remove theirs.
 pub fn cgroup_names_unique_across_pid_namespaces(step: Step) {
-    if !root_or_skip("a cgroup of its own needs root") || !as_root(step).may_run() {
+    if !real_root_or_skip(RealRoot::Cgroups) || !as_root(step).may_run() {
         return;
     }
     // --mount-proc: the step writes /proc/PID/uid_map, and PID is one of its own PID namespace.
@@ -329,11 +334,18 @@ pub fn pids_max_as_namespace_root_says_what_is_missing(step: Step) {
     if !root_or_skip("the test makes a user namespace to be uid 0 in") || !as_root(step).may_run() {
         return;
     }
-    let dir = subid_files("", "");
-    let mut argv = prefix(&dir, None);
-    argv.extend(crate::NOBODY.map(String::from));
-    argv.extend(["unshare", "--user", "--map-root-user"].map(String::from));
-    argv.push(crate::reachable_by_nobody(step.bin).display().to_string());
+    // The sandbox's root is that uid 0 already: the step runs as it is. The machine's root
+    // makes one, as nobody.
+    let mut argv = Vec::new();
+    if is_real_root() {
+        argv = prefix(&subid_files("", ""), None);
+        argv.extend(crate::NOBODY.map(String::from));
+        argv.extend(["unshare", "--user", "--map-root-user"].map(String::from));
+    }
+    argv.push(match is_real_root() {
+        true => crate::reachable_by_nobody(step.bin).display().to_string(),
+        false => step.bin.to_string(),
+    });
     argv.extend(["--pids-max", "5", "true"].map(String::from));
     let out = run(&argv);
     out.assert_status(125);

@@ -9,7 +9,7 @@ use crate::privilege::{
 };
 use crate::step::{one_error_line, run, Step};
 use crate::wording as says;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 // --- Root inside, a user outside -----------------------------------------------------------------
 
@@ -48,12 +48,25 @@ pub fn cannot_write_host_etc(step: Step) {
     if !step.may_run() || !(step.as_nobody && is_real_root()) && is_real_root() {
         return;
     }
-    let probe = format!("/etc/namespaces-probe-{}", std::process::id());
-    let out = step.run(&["-q", "sh", "-c", &format!("touch {probe} && echo created")]);
+    // A name no one else's run has: PIDs are small and reused in a PID namespace (in `cargo
+    // xtask sandbox`, this process may be PID 5 again and again), so a name made of the PID
+    // alone could meet a file some other run left, and this check would blame the step for it.
+    let probe = PathBuf::from(format!("/etc/namespaces-probe-{}-{:016x}", std::process::id(), random()));
+    assert!(!probe.exists(), "{} is there before the step ran: whose is it?", probe.display());
+    let touch = format!("touch '{}' && echo created", probe.display());
+    let out = step.run(&["-q", "sh", "-c", &touch]);
+    // Made by this run if it is there now: removed before any assertion can fail.
+    let appeared = std::fs::remove_file(&probe).is_ok();
+    assert!(!appeared, "the file must not appear on the host: the container wrote {}\n{out:#?}", probe.display());
     assert_ne!(out.status, 0, "{out:#?}");
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("Permission denied"), "{out:#?}");
-    assert!(!Path::new(&probe).exists(), "the file must not appear on the host");
+}
+
+/// 64 random bits, from the keys the standard library draws from the kernel for each hasher.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish()
 }
 
 /// From outside, the container's process belongs to the user who ran the step.
@@ -95,16 +108,20 @@ pub fn no_command_without_id_maps(step: Step) {
     }
 }
 
-/// With user namespaces disabled (user.max_user_namespaces = 0, set inside a throwaway
-/// `unshare --user --map-root-user`), the step says which setting it is and how to fix it: 125.
+/// With user namespaces disabled (user.max_user_namespaces = 0, set inside a throwaway user
+/// namespace), the step says which setting it is and how to fix it: 125. The step runs there
+/// as uid 65534, not 0: a root whose map is `0 0 1` is refused before clone (it may be the
+/// host's root, seen through a user namespace), and in `cargo xtask sandbox` that is all one
+/// can map. `--keep-caps` leaves the shell CAP_SYS_RESOURCE there, which the sysctl asks for.
 pub fn user_namespaces_disabled(step: Step) {
     if !installed_or_skip(&["unshare"]) {
         return;
     }
     let before = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
-    // Made by nobody when we are root: a namespace that maps root to root, the step refuses.
-    let mut argv: Vec<String> = if is_real_root() { NOBODY.map(String::from).to_vec() } else { Vec::new() };
-    argv.extend(["unshare", "--user", "--map-root-user", "sh", "-c"].map(String::from));
+    let mut argv: Vec<String> =
+        ["unshare", "--user", "--map-user=65534", "--map-group=65534", "--keep-caps", "sh", "-c"]
+            .map(String::from)
+            .to_vec();
     argv.push("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"".into());
     argv.push("sh".into());
     argv.push(reachable_by_nobody(step.bin).display().to_string());
@@ -162,12 +179,22 @@ pub fn init_out_of_reach(step: Step) {
     if !step.may_run() {
         return;
     }
-    let script = "ls /proc/1/fd >/dev/null 2>&1 && echo fd-readable
+    // In the sandbox, the container's root owns init's /proc/1/fd directory, so it may list
+    // it; what matters, that no fd it lists can be followed, is checked there instead.
+    let sandboxed = crate::privilege::is_root() && !is_real_root();
+    let list = !sandboxed || real_root_or_skip(RealRoot::InitProcOwner);
+    let fds = match list {
+        true => "ls /proc/1/fd >/dev/null 2>&1 && echo fd-readable",
+        false => "for fd in /proc/1/fd/*; do readlink \"$fd\" >/dev/null 2>&1 && echo fd-readable; done",
+    };
+    let script = format!(
+        "{fds}
                   readlink /proc/1/exe >/dev/null 2>&1 && echo exe-readable
                   cat /proc/1/environ >/dev/null 2>&1 && echo environ-readable
-                  echo checked";
+                  echo checked"
+    );
     let mut argv: Vec<String> = ["sh", "-c", "exec 7</ && exec \"$@\"", "sh"].map(String::from).to_vec();
-    argv.extend(step.argv(&["-q", "--init", "sh", "-c", script]));
+    argv.extend(step.argv(&["-q", "--init", "sh", "-c", &script]));
     let out = run(&argv);
     out.assert_status(0);
     assert_eq!(out.stdout, "checked\n", "PID 1 (init) is within the container's reach\n{out:#?}");
