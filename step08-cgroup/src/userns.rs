@@ -100,7 +100,7 @@ impl Outside {
     pub fn choose() -> Result<Outside> {
         if !geteuid().is_root() || !host_root() {
             // Root of a user namespace that maps it to the host's root (`sudo unshare --user
-            // --map-root-user`, `sudo cargo xtask sandbox`): its own ID is the host's root.
+            // --map-root-user`, `cargo xtask sandbox` run by root): its own ID is the host's root.
             if geteuid().is_root() && first_map_line().is_some_and(|(outside, _)| outside == "0") {
                 bail!(
                     "uid 0 here is the host's root, seen through a user namespace (uid_map '0 0 N'): \

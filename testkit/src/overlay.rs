@@ -2,7 +2,9 @@
 //! (`--image DIR`), the changes printed as `docker diff` prints them, `--keep-layer DIR`.
 //! Called by the `tests/lesson.rs` and `tests/hardening.rs` of steps 11 on.
 
-use crate::{fresh_dir, fresh_dir_for_nobody, is_real_root, is_root, real_root_or_skip, run, RealRoot, Step, NOBODY};
+use crate::{
+    fresh_dir, fresh_dir_for_nobody, is_real_root, is_root, real_root_or_skip, run, RealRoot, Step, NOBODY,
+};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::MetadataExt;

@@ -57,7 +57,11 @@ pub fn cannot_write_host_etc(step: Step) {
     let out = step.run(&["-q", "sh", "-c", &touch]);
     // Made by this run if it is there now: removed before any assertion can fail.
     let appeared = std::fs::remove_file(&probe).is_ok();
-    assert!(!appeared, "the file must not appear on the host: the container wrote {}\n{out:#?}", probe.display());
+    assert!(
+        !appeared,
+        "the file must not appear on the host: the container wrote {}\n{out:#?}",
+        probe.display()
+    );
     assert_ne!(out.status, 0, "{out:#?}");
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("Permission denied"), "{out:#?}");
