@@ -38,14 +38,21 @@ pub fn own_dir(mount: &Path, controller: Option<&str>) -> Result<PathBuf> {
         if controller.map_or(controllers.is_empty(), |c| controllers.split(',').any(|x| x == c)) {
             // PATH and the mount's root (mountinfo's ROOT) are both seen from the root of our
             // cgroup namespace. A hierarchy mounted outside the namespace (`unshare --cgroup`
-            // keeps the host's mounts) has its root above ours, "/..": PATH would lead to the
-            // hierarchy's top there, out of every limit on our own cgroup. cgroup_namespaces(7).
+            // keeps the host's mounts) has its root above ours, "/..": PATH leads to another
+            // cgroup there, higher up. Where we may write it (root), we would make our cgroups
+            // at the hierarchy's top, out of every limit on our own: refuse. Where we may not
+            // (the sandbox), the caller finds it not writable, and goes on without a cgroup of
+            // its own, as it would anyway. cgroup_namespaces(7).
             let root = mount_root(mount).unwrap_or_else(|| "/".into());
             let Ok(below) = Path::new(path).strip_prefix(&root) else {
+                let elsewhere: PathBuf = mount.join(path.trim_start_matches('/')).components().collect();
+                if nix::unistd::access(&elsewhere, nix::unistd::AccessFlags::W_OK).is_err() {
+                    return Ok(elsewhere);
+                }
                 bail!(
                     "{} shows the cgroup hierarchy from outside our cgroup namespace (its root is {root}), \
                      so our cgroup cannot be found there: run the step outside that namespace (made by \
-                     unshare --cgroup, or cargo xtask sandbox), or mount the hierarchy again inside it",
+                     unshare --cgroup), or mount the hierarchy again inside it",
                     mount.display()
                 );
             };
