@@ -350,8 +350,13 @@ pub fn pids_limit_holds(step: Step) {
         std::thread::sleep(Duration::from_millis(2));
     }
     let out = running.wait();
-    out.assert_status(0);
-    assert_eq!(out.stdout, "started 50\n", "{out:#?}");
+    // On a loaded machine bash may give up instead: a fork it retried was interrupted by a
+    // signal ("fork: Interrupted system call", status 254). The limit held all the same, as
+    // the counts read from outside below show; only the loop's own end is not reached.
+    if !(out.status == 254 && out.stderr.contains("fork: Interrupted system call")) {
+        out.assert_status(0);
+        assert_eq!(out.stdout, "started 50\n", "{out:#?}");
+    }
     assert!(out.stderr.contains(&format!("fork: retry: {EAGAIN_TEXT}")), "{out:#?}");
     assert_eq!(most, 20, "at most 20 processes, and 20 reached");
     assert!(refused > 0, "pids.events should count the refused forks");
