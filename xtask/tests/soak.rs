@@ -23,7 +23,7 @@ fn step11() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = workspace().join("Cargo.toml");
         let out = run(&[
-            &cargo,
+            cargo.as_str(),
             "build",
             "--quiet",
             "-p",
