@@ -99,8 +99,7 @@ impl Outside {
     /// /etc/subgid (as LXC, Podman and `dockerd --userns-remap` do), else nobody (65534).
     pub fn choose() -> Result<Outside> {
         if !geteuid().is_root() || !host_root() {
-            // Root of a user namespace that maps it to the host's root (`sudo unshare --user
-            // --map-root-user`, `cargo xtask sandbox` run by root): its own ID is the host's root.
+            // Root mapped to the host's root (`sudo unshare --user --map-root-user`): refuse.
             if geteuid().is_root() && first_map_line().is_some_and(|(outside, _)| outside == "0") {
                 bail!(
                     "uid 0 here is the host's root, seen through a user namespace (uid_map '0 0 N'): \

@@ -162,10 +162,8 @@ impl Drop for Layer {
         if parts.keep {
             return;
         }
-        // overlayfs leaves work/work mode 000; its owner may open it again after a chmod. The
-        // layer is the container root's, and so any process of that user may have put a symlink
-        // there meanwhile: reach it by fds that follow none, or root would chmod what it names.
-        // O_PATH: mode 000 lets its owner change the mode, not open the directory to read.
+        // overlayfs leaves work/work mode 000. Any process of the layer's owner may have put a
+        // symlink there: reach it by O_PATH fds that follow none, or root would chmod its target.
         let work = open_dir(None, &parts.dir)
             .and_then(|dir| open_dir(Some(&dir), Path::new("work")))
             .and_then(|work| {
